@@ -1,0 +1,2 @@
+//! The technician list (profiles).
+#![forbid(unsafe_code)]

@@ -1,0 +1,4 @@
+//! Remoto, the customer's program: library part (platform, UI, session).
+//!
+//! The binary in `main.rs` is thin glue over these modules.
+#![deny(unsafe_code)]

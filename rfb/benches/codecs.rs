@@ -1,0 +1,2 @@
+//! Criterion micro-benchmarks of every encoder and decoder (filled by the encodings work).
+fn main() {}

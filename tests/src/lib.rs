@@ -1,0 +1,2 @@
+//! Shared helpers for the system tests.
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! The technician's listening viewer: library part (listener, sessions,
+//! window, logs, recordings, team tools). `main.rs` is thin glue.
+#![forbid(unsafe_code)]
