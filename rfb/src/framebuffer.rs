@@ -53,7 +53,12 @@ impl Rect {
         let bottom = self.bottom().min(u32::from(height));
         let x = self.x.min(width);
         let y = self.y.min(height);
-        Rect::new(x, y, (right.saturating_sub(u32::from(x))) as u16, (bottom.saturating_sub(u32::from(y))) as u16)
+        Rect::new(
+            x,
+            y,
+            (right.saturating_sub(u32::from(x))) as u16,
+            (bottom.saturating_sub(u32::from(y))) as u16,
+        )
     }
 
     /// Intersection, or `None` when they do not overlap.
@@ -62,7 +67,8 @@ impl Rect {
         let y = self.y.max(other.y);
         let r = self.right().min(other.right());
         let b = self.bottom().min(other.bottom());
-        (r > u32::from(x) && b > u32::from(y)).then(|| Rect::new(x, y, (r - u32::from(x)) as u16, (b - u32::from(y)) as u16))
+        (r > u32::from(x) && b > u32::from(y))
+            .then(|| Rect::new(x, y, (r - u32::from(x)) as u16, (b - u32::from(y)) as u16))
     }
 
     /// Smallest rectangle containing both.
@@ -83,7 +89,9 @@ impl Rect {
 
 /// Why a framebuffer of some size cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("framebuffer size {width}x{height} is beyond the limit ({MAX_FRAMEBUFFER_SIDE} a side, {MAX_FRAMEBUFFER_PIXELS} pixels)")]
+#[error(
+    "framebuffer size {width}x{height} is beyond the limit ({MAX_FRAMEBUFFER_SIDE} a side, {MAX_FRAMEBUFFER_PIXELS} pixels)"
+)]
 pub struct SizeError {
     /// Requested width.
     pub width: u16,
@@ -129,6 +137,12 @@ impl Framebuffer {
         })
     }
 
+    /// Checks that a framebuffer of this size may be made (the limits of
+    /// [`crate::limits`]), without allocating.
+    pub fn check(width: u16, height: u16) -> Result<(), SizeError> {
+        check_size(width, height)
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> u16 {
         self.width
@@ -156,13 +170,15 @@ impl Framebuffer {
 
     /// One row of a rectangle (the caller has checked that `r` fits).
     pub fn row(&self, r: &Rect, dy: u16) -> &[Native] {
-        let start = (usize::from(r.y) + usize::from(dy)) * usize::from(self.width) + usize::from(r.x);
+        let start =
+            (usize::from(r.y) + usize::from(dy)) * usize::from(self.width) + usize::from(r.x);
         &self.pixels[start..start + usize::from(r.w)]
     }
 
     /// One row of a rectangle, mutable (the caller has checked that `r` fits).
     pub fn row_mut(&mut self, r: &Rect, dy: u16) -> &mut [Native] {
-        let start = (usize::from(r.y) + usize::from(dy)) * usize::from(self.width) + usize::from(r.x);
+        let start =
+            (usize::from(r.y) + usize::from(dy)) * usize::from(self.width) + usize::from(r.x);
         &mut self.pixels[start..start + usize::from(r.w)]
     }
 

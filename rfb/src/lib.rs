@@ -12,12 +12,21 @@
 //! - [`limits`]: the bounds every length and count from the wire is checked against.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod encoding;
 pub mod framebuffer;
+pub mod handshake;
 pub mod limits;
+pub mod msgs;
 pub mod pixel;
+pub mod pseudo;
 pub mod reader;
+pub mod server;
 
+pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession};
+pub use encoding::copyrect::CopyMove;
 pub use framebuffer::{Framebuffer, Rect};
 pub use pixel::{PixelCodec, PixelFormat};
+pub use pseudo::cursor::CursorShape;
 pub use reader::{Incomplete, Reader};
+pub use server::{ServerConfig, ServerError, ServerEvent, ServerSession};

@@ -27,3 +27,6 @@ pub const MAX_INFLATE_SLACK: usize = 64 * 1024;
 pub const MAX_FENCE_PAYLOAD: usize = 64;
 /// Largest number of screens in ExtendedDesktopSize / SetDesktopSize.
 pub const MAX_SCREENS: usize = 64;
+/// Largest number of received bytes a session keeps while waiting for the
+/// rest of a message (the largest unit any parser waits for whole, plus slack).
+pub const MAX_BUFFERED_INPUT: usize = MAX_COMPRESSED_LEN + 1024 * 1024;

@@ -275,7 +275,9 @@ impl PixelCodec {
                 let Some(slot) = map.get_mut(usize::from(first) + i) else {
                     break;
                 };
-                *slot = (u32::from(c[0] >> 8) << 16) | (u32::from(c[1] >> 8) << 8) | u32::from(c[2] >> 8);
+                *slot = (u32::from(c[0] >> 8) << 16)
+                    | (u32::from(c[1] >> 8) << 8)
+                    | u32::from(c[2] >> 8);
             }
         }
     }
@@ -301,9 +303,18 @@ impl PixelCodec {
         if let Some(map) = &self.colour_map {
             return map[(v & 0xff) as usize];
         }
-        let r = scale_up(v.checked_shr(u32::from(f.red_shift)).unwrap_or(0), f.red_max);
-        let g = scale_up(v.checked_shr(u32::from(f.green_shift)).unwrap_or(0), f.green_max);
-        let b = scale_up(v.checked_shr(u32::from(f.blue_shift)).unwrap_or(0), f.blue_max);
+        let r = scale_up(
+            v.checked_shr(u32::from(f.red_shift)).unwrap_or(0),
+            f.red_max,
+        );
+        let g = scale_up(
+            v.checked_shr(u32::from(f.green_shift)).unwrap_or(0),
+            f.green_max,
+        );
+        let b = scale_up(
+            v.checked_shr(u32::from(f.blue_shift)).unwrap_or(0),
+            f.blue_max,
+        );
         (r << 16) | (g << 8) | b
     }
 

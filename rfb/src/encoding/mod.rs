@@ -18,6 +18,13 @@
 //! - Every count and length is checked before allocating (see
 //!   [`crate::limits`]); inflation is bounded by what the rectangle needs.
 
+pub mod copyrect;
+pub mod hextile;
+pub mod raw;
+pub mod rre;
+pub mod tight;
+pub mod zrle;
+
 use crate::framebuffer::{Framebuffer, Rect};
 use crate::pixel::PixelCodec;
 use crate::reader::Reader;

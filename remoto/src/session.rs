@@ -1,0 +1,574 @@
+//! The streaming engine: Remoto's RFB server side over any byte stream
+//! (clear TCP or the secure channel's RFB stream).
+//!
+//! Three parts, each where it belongs:
+//! - a **capture thread** owns the [`ScreenSource`]; it sleeps in the
+//!   kernel until the screen changes (idle screen ⇒ no CPU), then tells the
+//!   session that damage is pending — it captures pixels only when the
+//!   session asks, i.e. when the client has asked for an update, so a slow
+//!   link gets fewer, coalesced updates instead of a growing queue;
+//! - an **input thread** owns the [`InputSink`]; technician input reaches it
+//!   only while the customer allows control (else it is dropped and counted);
+//! - the **session task** (async) runs [`rfb::server::ServerSession`]: bytes
+//!   in, events out; it compares captured tiles with what the client already
+//!   has, so unchanged tiles are never resent.
+
+use crate::platform::{InputSink, PlatformError, ScreenSource};
+use rfb::encoding::copyrect::CopyMove;
+use rfb::pseudo::cursor::CursorShape;
+use rfb::server::{ServerConfig, ServerEvent, ServerSession};
+use rfb::{Framebuffer, Rect};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+/// Side of the square tiles compared against the last sent picture.
+const TILE: u16 = 64;
+/// How long the capture thread sleeps in the kernel before looking at requests.
+const IDLE_WAIT: Duration = Duration::from_millis(40);
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The connection failed or closed.
+    #[error("connection lost: {0}")]
+    Io(#[from] std::io::Error),
+    /// The viewer broke the protocol.
+    #[error("the viewer sent something invalid: {0}")]
+    Protocol(#[from] rfb::server::ServerError),
+    /// Screen capture or input injection failed.
+    #[error("screen access failed: {0}")]
+    Platform(#[from] PlatformError),
+    /// The capture thread stopped.
+    #[error("screen capture stopped")]
+    CaptureStopped,
+}
+
+/// How a session ended without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The viewer closed the connection.
+    ViewerClosed,
+    /// The customer pressed Close.
+    CustomerClosed,
+}
+
+/// Figures of one session, for the receipt and the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Bytes sent to the viewer.
+    pub bytes_sent: u64,
+    /// Bytes received from the viewer.
+    pub bytes_received: u64,
+    /// Framebuffer updates sent.
+    pub updates: u64,
+    /// Input events applied (control allowed).
+    pub input_applied: u64,
+    /// Input events dropped because control was not allowed.
+    pub input_dropped: u64,
+}
+
+/// What the session tells the rest of the program while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionNotice {
+    /// The viewer finished the RFB handshake.
+    ViewerReady,
+    /// Input arrived while control is not allowed (count so far).
+    InputDropped(u64),
+}
+
+/// Everything the engine needs.
+pub struct EngineParts {
+    /// The screen (moved to the capture thread).
+    pub screen: Box<dyn ScreenSource>,
+    /// Where technician input goes (moved to the input thread).
+    pub input: Box<dyn InputSink>,
+    /// Desktop name announced to the viewer.
+    pub name: String,
+    /// Whether technician input is applied now; the UI changes it.
+    pub control: watch::Receiver<bool>,
+    /// Resolves when the customer presses Close.
+    pub close: oneshot::Receiver<()>,
+    /// Notices for the UI (best effort).
+    pub notices: Option<mpsc::UnboundedSender<SessionNotice>>,
+}
+
+/// A capture request from the session to the capture thread.
+struct CaptureRequest {
+    /// Capture the whole screen (a non-incremental request).
+    full: bool,
+    reply: oneshot::Sender<Result<Captured, PlatformError>>,
+}
+
+/// What the capture thread hands back.
+struct Captured {
+    /// The screen size now.
+    size: (u16, u16),
+    /// Areas captured, with their pixels.
+    areas: Vec<(Rect, Vec<u32>)>,
+    /// A new cursor shape.
+    cursor: Option<CursorShape>,
+}
+
+/// Runs one RFB session over `stream` until the viewer leaves, the
+/// customer closes, or something fails.
+pub async fn run<S>(stream: S, parts: EngineParts) -> (Result<EndReason, SessionError>, SessionStats)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let EngineParts {
+        screen,
+        input,
+        name,
+        control,
+        close,
+        notices,
+    } = parts;
+    let mut stats = SessionStats::default();
+    let (width, height) = screen.size();
+    let stop = Arc::new(AtomicBool::new(false));
+    let damage = Arc::new(Notify::new());
+    let (req_tx, req_rx) = std_mpsc::channel::<CaptureRequest>();
+    let capture = {
+        let stop = stop.clone();
+        let damage = damage.clone();
+        std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || capture_loop(screen, req_rx, damage, stop))
+    };
+    let (input_tx, input_rx) = std_mpsc::channel::<InputEvent>();
+    let (clip_tx, mut clip_rx) = mpsc::unbounded_channel::<String>();
+    let input_thread = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || input_loop(input, input_rx, clip_tx, stop))
+    };
+    let result = match (capture, input_thread) {
+        (Ok(c), Ok(i)) => {
+            let r = serve(
+                stream,
+                ServerConfig::new(width, height, name),
+                &req_tx,
+                &damage,
+                &input_tx,
+                &mut clip_rx,
+                control,
+                close,
+                notices,
+                &mut stats,
+            )
+            .await;
+            stop.store(true, Ordering::SeqCst);
+            drop(req_tx);
+            drop(input_tx);
+            // Both threads look at `stop` at least every IDLE_WAIT.
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = c.join();
+                let _ = i.join();
+            })
+            .await;
+            r
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            stop.store(true, Ordering::SeqCst);
+            Err(SessionError::Io(e))
+        }
+    };
+    (result, stats)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve<S>(
+    mut stream: S,
+    config: ServerConfig,
+    req_tx: &std_mpsc::Sender<CaptureRequest>,
+    damage: &Notify,
+    input_tx: &std_mpsc::Sender<InputEvent>,
+    clip_rx: &mut mpsc::UnboundedReceiver<String>,
+    control: watch::Receiver<bool>,
+    mut close: oneshot::Receiver<()>,
+    notices: Option<mpsc::UnboundedSender<SessionNotice>>,
+    stats: &mut SessionStats,
+) -> Result<EndReason, SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut server = ServerSession::new(config.clone());
+    let mut fb = Framebuffer::new(config.width, config.height)
+        .map_err(|e| SessionError::Platform(PlatformError::Size(e)))?;
+    // What the viewer has: nothing yet, so the first capture is all new.
+    let mut known = false;
+    let mut damage_pending = true;
+    let mut buf = vec![0u8; 64 * 1024];
+    let notify = |n: SessionNotice| {
+        if let Some(tx) = &notices {
+            let _ = tx.send(n);
+        }
+    };
+    flush(&mut stream, &mut server, stats).await?;
+    loop {
+        // Send an update whenever the viewer wants one and we have something.
+        if server.wants_update() && (damage_pending || server.must_update() || !known) {
+            let full = !known || server.must_update();
+            let captured = request_capture(req_tx, full).await?;
+            damage_pending = false;
+            let (dirty, resized) = apply_capture(&mut fb, captured.size, &captured.areas, known)?;
+            known = true;
+            let sent = server.write_update(
+                &fb,
+                &dirty,
+                &[] as &[CopyMove],
+                captured.cursor.as_ref(),
+                resized,
+            )?;
+            if sent {
+                stats.updates += 1;
+            }
+            flush(&mut stream, &mut server, stats).await?;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut close => {
+                return Ok(EndReason::CustomerClosed);
+            }
+            n = stream.read(&mut buf) => {
+                let n = n?;
+                if n == 0 {
+                    return Ok(EndReason::ViewerClosed);
+                }
+                stats.bytes_received += n as u64;
+                server.receive(&buf[..n])?;
+                while let Some(ev) = server.poll_event() {
+                    handle_event(ev, &control, input_tx, stats, &notify);
+                }
+                flush(&mut stream, &mut server, stats).await?;
+            }
+            _ = damage.notified(), if !damage_pending => {
+                damage_pending = true;
+            }
+            Some(text) = clip_rx.recv() => {
+                if server.is_ready() {
+                    server.cut_text(&text);
+                    flush(&mut stream, &mut server, stats).await?;
+                }
+            }
+        }
+    }
+}
+
+fn handle_event(
+    ev: ServerEvent,
+    control: &watch::Receiver<bool>,
+    input_tx: &std_mpsc::Sender<InputEvent>,
+    stats: &mut SessionStats,
+    notify: &impl Fn(SessionNotice),
+) {
+    let input = match ev {
+        ServerEvent::ClientReady { .. } => {
+            notify(SessionNotice::ViewerReady);
+            return;
+        }
+        ServerEvent::Key { down, keysym } => InputEvent::Key { down, keysym },
+        ServerEvent::QemuKey { down, keysym, .. } => InputEvent::Key { down, keysym },
+        ServerEvent::Pointer { mask, x, y } => InputEvent::Pointer { mask, x, y },
+        ServerEvent::CutText(text) => InputEvent::Clipboard(text),
+        _ => return,
+    };
+    if *control.borrow() {
+        stats.input_applied += 1;
+        let _ = input_tx.send(input);
+    } else {
+        stats.input_dropped += 1;
+        notify(SessionNotice::InputDropped(stats.input_dropped));
+    }
+}
+
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    server: &mut ServerSession,
+    stats: &mut SessionStats,
+) -> Result<(), SessionError> {
+    let out = server.take_output();
+    if !out.is_empty() {
+        stream.write_all(&out).await?;
+        stream.flush().await?;
+        stats.bytes_sent += out.len() as u64;
+    }
+    Ok(())
+}
+
+async fn request_capture(
+    req_tx: &std_mpsc::Sender<CaptureRequest>,
+    full: bool,
+) -> Result<Captured, SessionError> {
+    let (reply, rx) = oneshot::channel();
+    req_tx
+        .send(CaptureRequest { full, reply })
+        .map_err(|_| SessionError::CaptureStopped)?;
+    Ok(rx.await.map_err(|_| SessionError::CaptureStopped)??)
+}
+
+/// Writes captured areas into `fb` and returns the tiles that really
+/// changed (all of them when the viewer has nothing yet or the size
+/// changed) and whether the size changed.
+fn apply_capture(
+    fb: &mut Framebuffer,
+    size: (u16, u16),
+    areas: &[(Rect, Vec<u32>)],
+    known: bool,
+) -> Result<(Vec<Rect>, bool), SessionError> {
+    let resized = size != (fb.width(), fb.height());
+    if resized {
+        fb.resize(size.0, size.1)
+            .map_err(|e| SessionError::Platform(PlatformError::Size(e)))?;
+    }
+    let compare = known && !resized;
+    let mut dirty = Vec::new();
+    for (area, pixels) in areas {
+        if !area.fits_in(fb.width(), fb.height()) || pixels.len() != area.area() {
+            continue;
+        }
+        if compare {
+            changed_tiles(fb, *area, pixels, &mut dirty);
+        } else {
+            dirty.push(*area);
+        }
+        fb.put(*area, pixels);
+    }
+    if resized {
+        dirty = vec![fb.bounds()];
+    }
+    Ok((dirty, resized))
+}
+
+/// Appends the tiles of `area` whose new pixels differ from `fb`, each
+/// shrunk to the rows that changed.
+fn changed_tiles(fb: &Framebuffer, area: Rect, pixels: &[u32], dirty: &mut Vec<Rect>) {
+    let stride = usize::from(area.w);
+    let mut ty = 0u16;
+    while ty < area.h {
+        let th = TILE.min(area.h - ty);
+        let mut tx = 0u16;
+        while tx < area.w {
+            let tw = TILE.min(area.w - tx);
+            let tile = Rect::new(area.x + tx, area.y + ty, tw, th);
+            let mut first = None;
+            let mut last = 0;
+            for dy in 0..th {
+                let start = usize::from(ty + dy) * stride + usize::from(tx);
+                let new = &pixels[start..start + usize::from(tw)];
+                if fb.row(&tile, dy) != new {
+                    first.get_or_insert(dy);
+                    last = dy;
+                }
+            }
+            if let Some(f) = first {
+                dirty.push(Rect::new(tile.x, tile.y + f, tw, last - f + 1));
+            }
+            tx += tw;
+        }
+        ty += th;
+    }
+}
+
+fn capture_loop(
+    mut screen: Box<dyn ScreenSource>,
+    requests: std_mpsc::Receiver<CaptureRequest>,
+    damage: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut pending: Vec<Rect> = Vec::new();
+    let mut scratch = match Framebuffer::new(screen.size().0, screen.size().1) {
+        Ok(fb) => fb,
+        Err(_) => return,
+    };
+    let mut cursor_dirty = true;
+    while !stop.load(Ordering::SeqCst) {
+        // Serve requests first; while damage is pending the session will ask
+        // soon, so wait on the request channel rather than on the screen.
+        let req = if pending.is_empty() && !cursor_dirty {
+            match requests.try_recv() {
+                Ok(r) => Some(r),
+                Err(std_mpsc::TryRecvError::Disconnected) => return,
+                Err(std_mpsc::TryRecvError::Empty) => {
+                    match screen.wait(Some(IDLE_WAIT)) {
+                        Ok(true) => {
+                            if let Ok(d) = screen.damage() {
+                                pending.extend(d);
+                            }
+                            cursor_dirty = true;
+                            damage.notify_one();
+                        }
+                        Ok(false) => {}
+                        Err(_) => std::thread::sleep(IDLE_WAIT),
+                    }
+                    continue;
+                }
+            }
+        } else {
+            match requests.recv_timeout(IDLE_WAIT) {
+                Ok(r) => Some(r),
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    damage.notify_one();
+                    None
+                }
+            }
+        };
+        let Some(req) = req else { continue };
+        let result = capture_now(&mut *screen, &mut scratch, &mut pending, req.full, cursor_dirty);
+        cursor_dirty = false;
+        let _ = req.reply.send(result);
+    }
+}
+
+fn capture_now(
+    screen: &mut dyn ScreenSource,
+    scratch: &mut Framebuffer,
+    pending: &mut Vec<Rect>,
+    full: bool,
+    check_cursor: bool,
+) -> Result<Captured, PlatformError> {
+    let mut resized = false;
+    if let Some((w, h)) = screen.resized()? {
+        resized = (w, h) != (scratch.width(), scratch.height());
+    }
+    pending.extend(screen.damage()?);
+    let (w, h) = screen.size();
+    if (w, h) != (scratch.width(), scratch.height()) {
+        scratch.resize(w, h)?;
+        resized = true;
+    }
+    let regions = if full || resized {
+        pending.clear();
+        vec![Rect::new(0, 0, w, h)]
+    } else {
+        merge_rects(std::mem::take(pending), w, h)
+    };
+    let mut areas = Vec::with_capacity(regions.len());
+    for r in regions {
+        let r = r.clip_to(w, h);
+        if r.is_empty() {
+            continue;
+        }
+        screen.capture(scratch, r)?;
+        if let Some(px) = scratch.read(r) {
+            areas.push((r, px));
+        }
+    }
+    let cursor = if check_cursor {
+        screen.cursor()?.and_then(|c| c.to_shape().ok())
+    } else {
+        None
+    };
+    Ok(Captured {
+        size: (w, h),
+        areas,
+        cursor,
+    })
+}
+
+/// Merges overlapping or many small rectangles so that each pixel is
+/// captured once and the number of X requests stays small.
+fn merge_rects(mut rects: Vec<Rect>, w: u16, h: u16) -> Vec<Rect> {
+    rects.retain(|r| !r.is_empty());
+    if rects.len() > 64 {
+        let all = rects.iter().fold(Rect::default(), |a, r| a.union(r));
+        return vec![all.clip_to(w, h)];
+    }
+    let mut out: Vec<Rect> = Vec::with_capacity(rects.len());
+    for r in rects {
+        let mut cur = r;
+        loop {
+            let hit = out.iter().position(|o| {
+                o.intersect(&cur).is_some() || {
+                    // Merge when the union wastes little.
+                    let u = o.union(&cur);
+                    u.area() <= (o.area() + cur.area()) * 5 / 4
+                }
+            });
+            match hit {
+                Some(i) => {
+                    let o = out.swap_remove(i);
+                    cur = o.union(&cur);
+                }
+                None => break,
+            }
+        }
+        out.push(cur);
+    }
+    out
+}
+
+/// Technician input for the input thread.
+enum InputEvent {
+    Key { down: bool, keysym: u32 },
+    Pointer { mask: u8, x: u16, y: u16 },
+    Clipboard(String),
+}
+
+fn input_loop(
+    mut sink: Box<dyn InputSink>,
+    events: std_mpsc::Receiver<InputEvent>,
+    clipboard_out: mpsc::UnboundedSender<String>,
+    stop: Arc<AtomicBool>,
+) {
+    let poll = Duration::from_millis(250);
+    while !stop.load(Ordering::SeqCst) {
+        match events.recv_timeout(poll) {
+            Ok(InputEvent::Key { down, keysym }) => {
+                let _ = sink.key(down, keysym);
+            }
+            Ok(InputEvent::Pointer { mask, x, y }) => {
+                let _ = sink.pointer(mask, x, y);
+            }
+            Ok(InputEvent::Clipboard(text)) => {
+                let _ = sink.set_clipboard(&text);
+            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(text)) = sink.clipboard_changes() {
+                    let _ = clipboard_out.send(text);
+                }
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_tiles_finds_only_changed_rows() {
+        let fb = Framebuffer::new(130, 70).unwrap();
+        let area = Rect::new(0, 0, 130, 70);
+        let mut px = vec![0u32; area.area()];
+        px[5 * 130 + 70] = 1; // tile (1,0), row 5
+        px[66 * 130 + 129] = 2; // tile (2,1), row 66
+        let mut dirty = Vec::new();
+        changed_tiles(&fb, area, &px, &mut dirty);
+        assert_eq!(dirty, vec![Rect::new(64, 5, 64, 1), Rect::new(128, 66, 2, 1)]);
+    }
+
+    #[test]
+    fn merge_joins_overlaps_and_keeps_far_apart() {
+        let m = merge_rects(
+            vec![
+                Rect::new(0, 0, 10, 10),
+                Rect::new(5, 5, 10, 10),
+                Rect::new(500, 500, 5, 5),
+            ],
+            1000,
+            1000,
+        );
+        assert_eq!(m.len(), 2);
+        assert!(m.contains(&Rect::new(0, 0, 15, 15)));
+        let many: Vec<Rect> = (0..100).map(|i| Rect::new(i * 3, 0, 1, 1)).collect();
+        assert_eq!(merge_rects(many, 1000, 1000), vec![Rect::new(0, 0, 298, 1)]);
+    }
+}
