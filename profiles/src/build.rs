@@ -111,8 +111,12 @@ pub fn resolve(value: &OsStr, manifest_dir: &Path) -> PathBuf {
 /// the build. Warnings of a team profile become `cargo:warning` lines.
 pub fn run() -> ExitCode {
     println!("cargo:rerun-if-env-changed={PROFILE_ENV}");
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
-    let chosen = std::env::var_os(PROFILE_ENV).filter(|v| !v.is_empty()).map(|v| resolve(&v, &manifest_dir));
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let chosen = std::env::var_os(PROFILE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(|v| resolve(&v, &manifest_dir));
     let path = chosen.clone().unwrap_or_else(example_path);
     println!("cargo:rerun-if-changed={}", path.display());
     match embed(Some(&path)) {
@@ -126,13 +130,19 @@ pub fn run() -> ExitCode {
         }
         Err(EmbedError::Profile(ProfileError::Invalid(report))) => {
             eprintln!("{}", report.render());
-            eprintln!("error: the profile {} has errors; fix them and build again ({PROFILE_ENV} chooses the profile)", path.display());
+            eprintln!(
+                "error: the profile {} has errors; fix them and build again ({PROFILE_ENV} chooses the profile)",
+                path.display()
+            );
             ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("error: cannot embed the profile: {e}");
             if chosen.is_some() {
-                eprintln!("({PROFILE_ENV} is resolved against {} and the directories above it)", manifest_dir.display());
+                eprintln!(
+                    "({PROFILE_ENV} is resolved against {} and the directories above it)",
+                    manifest_dir.display()
+                );
             }
             ExitCode::FAILURE
         }

@@ -42,10 +42,20 @@ impl Location {
     pub fn of(bytes: &[u8], offset: usize) -> Location {
         let offset = offset.min(bytes.len());
         let before = &bytes[..offset];
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-        Location { line, column, offset }
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        Location {
+            line,
+            column,
+            offset,
+        }
     }
 }
 
@@ -92,12 +102,21 @@ impl Report {
         Report {
             file: file.into(),
             diagnostics: Vec::new(),
-            lines: String::from_utf8_lossy(shown).split('\n').map(|l| l.trim_end_matches('\r').to_string()).collect(),
+            lines: String::from_utf8_lossy(shown)
+                .split('\n')
+                .map(|l| l.trim_end_matches('\r').to_string())
+                .collect(),
         }
     }
 
     /// Adds a diagnostic at byte range `span` of `bytes`.
-    pub(crate) fn push(&mut self, bytes: &[u8], severity: Severity, span: Range<usize>, message: String) {
+    pub(crate) fn push(
+        &mut self,
+        bytes: &[u8],
+        severity: Severity,
+        span: Range<usize>,
+        message: String,
+    ) {
         self.diagnostics.push(Diagnostic {
             severity,
             location: Location::of(bytes, span.start),
@@ -119,12 +138,16 @@ impl Report {
 
     /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 
     /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     /// The report with source excerpts, like rustc:
@@ -138,16 +161,29 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for d in &self.diagnostics {
-            out.push_str(&format!("{}:{}:{}: {}: {}\n", self.file, d.location.line, d.location.column, d.severity, d.message));
+            out.push_str(&format!(
+                "{}:{}:{}: {}: {}\n",
+                self.file, d.location.line, d.location.column, d.severity, d.message
+            ));
             self.excerpt(&mut out, d.location, d.span.len());
             for n in &d.notes {
-                out.push_str(&format!("{}:{}:{}: note: {}\n", self.file, n.location.line, n.location.column, n.message));
+                out.push_str(&format!(
+                    "{}:{}:{}: note: {}\n",
+                    self.file, n.location.line, n.location.column, n.message
+                ));
                 self.excerpt(&mut out, n.location, 1);
             }
         }
         let (e, w) = (self.errors().count(), self.warnings().count());
         if e + w > 0 {
-            out.push_str(&format!("{}: {} error{}, {} warning{}\n", self.file, e, plural(e), w, plural(w)));
+            out.push_str(&format!(
+                "{}: {} error{}, {} warning{}\n",
+                self.file,
+                e,
+                plural(e),
+                w,
+                plural(w)
+            ));
         }
         out
     }
@@ -160,8 +196,17 @@ impl Report {
             return;
         }
         let gutter = " ".repeat(at.line.to_string().len());
-        let width = text.chars().count().saturating_sub(at.column - 1).clamp(1, len.max(1));
-        out.push_str(&format!("{gutter} |\n{} | {text}\n{gutter} | {}{}\n", at.line, " ".repeat(at.column - 1), "^".repeat(width)));
+        let width = text
+            .chars()
+            .count()
+            .saturating_sub(at.column - 1)
+            .clamp(1, len.max(1));
+        out.push_str(&format!(
+            "{gutter} |\n{} | {text}\n{gutter} | {}{}\n",
+            at.line,
+            " ".repeat(at.column - 1),
+            "^".repeat(width)
+        ));
     }
 }
 
@@ -177,9 +222,17 @@ impl fmt::Display for Report {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}: {}", self.file, d.location.line, d.location.column, d.severity, d.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, d.location.line, d.location.column, d.severity, d.message
+            )?;
             for n in &d.notes {
-                write!(f, "\n{}:{}:{}: note: {}", self.file, n.location.line, n.location.column, n.message)?;
+                write!(
+                    f,
+                    "\n{}:{}:{}: note: {}",
+                    self.file, n.location.line, n.location.column, n.message
+                )?;
             }
         }
         Ok(())
@@ -195,8 +248,22 @@ mod tests {
     #[test]
     fn location_counts_lines_and_characters() {
         let t = "ab\nçd\n".as_bytes();
-        assert_eq!(Location::of(t, 0), Location { line: 1, column: 1, offset: 0 });
-        assert_eq!(Location::of(t, 3), Location { line: 2, column: 1, offset: 3 });
+        assert_eq!(
+            Location::of(t, 0),
+            Location {
+                line: 1,
+                column: 1,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            Location::of(t, 3),
+            Location {
+                line: 2,
+                column: 1,
+                offset: 3
+            }
+        );
         // 'ç' is two bytes but one column.
         assert_eq!(Location::of(t, 5).column, 2);
         assert_eq!(Location::of(t, 1000).line, 3);

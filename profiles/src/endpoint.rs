@@ -64,7 +64,9 @@ pub enum EndpointError {
     #[error("port {0} is out of range (expected 1-65535)")]
     PortRange(String),
     /// The host is not a valid DNS name or IPv4 address.
-    #[error("\"{0}\" is not a valid host name (expected letters, digits, '-' and '.', labels of 1-63 characters, or an IPv4 address)")]
+    #[error(
+        "\"{0}\" is not a valid host name (expected letters, digits, '-' and '.', labels of 1-63 characters, or an IPv4 address)"
+    )]
     BadHost(String),
 }
 
@@ -72,7 +74,9 @@ impl EndpointError {
     /// Byte offset inside the endpoint text where the problem starts.
     pub(crate) fn offset_in(&self, text: &str) -> usize {
         match self {
-            EndpointError::PortNotNumber(_) | EndpointError::PortRange(_) => text.rfind(':').map_or(0, |p| p + 1),
+            EndpointError::PortNotNumber(_) | EndpointError::PortRange(_) => {
+                text.rfind(':').map_or(0, |p| p + 1)
+            }
             EndpointError::NoPort(_) => text.len(),
             _ => 0,
         }
@@ -116,9 +120,16 @@ impl FromStr for Endpoint {
             let Some((addr, after)) = rest.split_once(']') else {
                 return Err(EndpointError::BadIpv6(rest.to_string()));
             };
-            let ip = addr.parse::<Ipv6Addr>().map_err(|_| EndpointError::BadIpv6(addr.to_string()))?;
-            let port = after.strip_prefix(':').ok_or_else(|| EndpointError::NoPort(format!("[{addr}]")))?;
-            return Ok(Endpoint { host: Host::Ipv6(ip), port: parse_port(port)? });
+            let ip = addr
+                .parse::<Ipv6Addr>()
+                .map_err(|_| EndpointError::BadIpv6(addr.to_string()))?;
+            let port = after
+                .strip_prefix(':')
+                .ok_or_else(|| EndpointError::NoPort(format!("[{addr}]")))?;
+            return Ok(Endpoint {
+                host: Host::Ipv6(ip),
+                port: parse_port(port)?,
+            });
         }
         if s.parse::<Ipv6Addr>().is_ok() || s.matches(':').count() > 1 {
             return Err(EndpointError::Ipv6NeedsBrackets);

@@ -23,7 +23,8 @@ mod validate;
 pub use diag::{Diagnostic, Location, Note, Report, Severity};
 pub use endpoint::{Endpoint, EndpointError, Host};
 pub use model::{
-    Brand, Control, Language, Network, Profile, Security, Session, SessionCodePolicy, SystemInfo, Technician,
+    Brand, Control, Language, Network, Profile, Security, Session, SessionCodePolicy, SystemInfo,
+    Technician,
 };
 pub use trailer::{TrailerError, pack, read_trailer, read_trailer_file};
 pub use validate::{MAX_ENDPOINTS, MAX_PHONES, MAX_TECHNICIANS, Validated, validate};
@@ -89,7 +90,7 @@ pub enum ProfileError {
         /// The last valid day.
         expires: Date,
         /// Where the profile came from.
-        source: ProfileSource,
+        from: ProfileSource,
     },
 }
 
@@ -109,7 +110,9 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, ProfileError> {
     };
     let f = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    f.take(MAX_PROFILE_SIZE as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
+    f.take(MAX_PROFILE_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     Ok(bytes)
 }
 
@@ -123,7 +126,11 @@ pub fn load_for_exe(exe_path: &Path, embedded: &str) -> Result<LoadedProfile, Pr
 }
 
 /// [`load_for_exe`] with an explicit "today", for tests.
-pub fn load_for_exe_on(exe_path: &Path, embedded: &str, today: Date) -> Result<LoadedProfile, ProfileError> {
+pub fn load_for_exe_on(
+    exe_path: &Path,
+    embedded: &str,
+    today: Date,
+) -> Result<LoadedProfile, ProfileError> {
     let packed = read_trailer_file(exe_path).map_err(|source| match source {
         TrailerError::Io { path, source } => ProfileError::Io { path, source },
         source => ProfileError::Trailer {
@@ -132,14 +139,26 @@ pub fn load_for_exe_on(exe_path: &Path, embedded: &str, today: Date) -> Result<L
         },
     })?;
     let (text, source, name) = match &packed {
-        Some(text) => (text.as_str(), ProfileSource::Packed, format!("{} (packed profile)", exe_path.display())),
-        None => (embedded, ProfileSource::Embedded, "embedded profile".to_string()),
+        Some(text) => (
+            text.as_str(),
+            ProfileSource::Packed,
+            format!("{} (packed profile)", exe_path.display()),
+        ),
+        None => (
+            embedded,
+            ProfileSource::Embedded,
+            "embedded profile".to_string(),
+        ),
     };
-    let Validated { profile, report } = validate(text.as_bytes(), &name, None).map_err(ProfileError::Invalid)?;
+    let Validated { profile, report } =
+        validate(text.as_bytes(), &name, None).map_err(ProfileError::Invalid)?;
     if let Some(expires) = profile.brand.expires
         && profile.is_expired(today)
     {
-        return Err(ProfileError::Expired { expires, source });
+        return Err(ProfileError::Expired {
+            expires,
+            from: source,
+        });
     }
     Ok(LoadedProfile {
         profile,

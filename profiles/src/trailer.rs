@@ -37,7 +37,9 @@ pub const FOOTER_LEN: usize = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum TrailerError {
     /// The file ends inside a trailer footer (a cut download or copy).
-    #[error("the profile trailer is truncated: the file ends {missing} bytes before the end of the trailer")]
+    #[error(
+        "the profile trailer is truncated: the file ends {missing} bytes before the end of the trailer"
+    )]
     Truncated {
         /// How many footer bytes are missing.
         missing: usize,
@@ -49,7 +51,9 @@ pub enum TrailerError {
     #[error("the profile trailer has format version {0}, this program reads version {VERSION}")]
     UnsupportedVersion(u32),
     /// The recorded length points before the start of the file.
-    #[error("the profile trailer's length ({length} bytes) points outside the file (only {available} bytes precede the trailer)")]
+    #[error(
+        "the profile trailer's length ({length} bytes) points outside the file (only {available} bytes precede the trailer)"
+    )]
     LengthOutsideFile {
         /// Recorded profile length.
         length: u64,
@@ -65,13 +69,17 @@ pub enum TrailerError {
         max: usize,
     },
     /// The profile bytes do not match the checksum.
-    #[error("the profile trailer's checksum does not match: the packed profile was altered or damaged")]
+    #[error(
+        "the profile trailer's checksum does not match: the packed profile was altered or damaged"
+    )]
     ChecksumMismatch,
     /// The packed profile is not UTF-8.
     #[error("the packed profile is not UTF-8 text")]
     NotUtf8,
     /// `pack` refuses binaries that already carry an Authenticode signature.
-    #[error("the binary is already signed (it has a PE certificate table): pack the unsigned binary, then sign the result")]
+    #[error(
+        "the binary is already signed (it has a PE certificate table): pack the unsigned binary, then sign the result"
+    )]
     Signed,
     /// Reading the executable failed.
     #[error("{}: {source}", path.display())]
@@ -97,7 +105,8 @@ impl Source for &[u8] {
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), TrailerError> {
         // Callers only read inside the file; a miss reads as a truncated trailer.
-        let start = usize::try_from(offset).map_err(|_| TrailerError::Truncated { missing: buf.len() })?;
+        let start =
+            usize::try_from(offset).map_err(|_| TrailerError::Truncated { missing: buf.len() })?;
         let src = start
             .checked_add(buf.len())
             .and_then(|end| self.get(start..end))
@@ -141,11 +150,15 @@ fn checksum(profile: &[u8]) -> [u8; 32] {
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 /// Looks for a trailer ending exactly at `end`.

@@ -6,16 +6,16 @@
 //! support team fixing a profile wants all of them at once. Unknown keys are
 //! errors, as with `#[serde(deny_unknown_fields)]`, with a "did you mean" hint.
 
+use crate::MAX_PROFILE_SIZE;
 use crate::diag::{Location, Note, Report, Severity};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::model::*;
-use crate::MAX_PROFILE_SIZE;
 use crypto::PublicKey;
 use std::collections::HashMap;
 use std::ops::Range;
 use time::Date;
-use toml::de::{DeArray, DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeArray, DeTable, DeValue};
 
 /// Most technicians in one profile.
 pub const MAX_TECHNICIANS: usize = 256;
@@ -85,12 +85,21 @@ pub fn validate(bytes: &[u8], file: &str, today: Option<Date>) -> Result<Validat
     if !parse_errors.is_empty() {
         for e in parse_errors {
             let span = e.span().unwrap_or(text.len()..text.len());
-            report.push(bytes, Severity::Error, span, format!("TOML syntax: {}", e.message().trim()));
+            report.push(
+                bytes,
+                Severity::Error,
+                span,
+                format!("TOML syntax: {}", e.message().trim()),
+            );
         }
         report.sort();
         return Err(report);
     }
-    let mut c = Checker { text, report, today };
+    let mut c = Checker {
+        text,
+        report,
+        today,
+    };
     let profile = c.profile(root.get_ref());
     c.report.sort();
     if c.report.has_errors() {
@@ -113,11 +122,13 @@ type Val<'i> = Spanned<DeValue<'i>>;
 
 impl<'t> Checker<'t> {
     fn error(&mut self, span: Range<usize>, msg: impl Into<String>) {
-        self.report.push(self.text.as_bytes(), Severity::Error, span, msg.into());
+        self.report
+            .push(self.text.as_bytes(), Severity::Error, span, msg.into());
     }
 
     fn warning(&mut self, span: Range<usize>, msg: impl Into<String>) {
-        self.report.push(self.text.as_bytes(), Severity::Warning, span, msg.into());
+        self.report
+            .push(self.text.as_bytes(), Severity::Warning, span, msg.into());
     }
 
     /// Errors for keys of `t` not in `allowed`; `ctx` names the table.
@@ -125,10 +136,15 @@ impl<'t> Checker<'t> {
         for k in t.keys() {
             let name: &str = k.get_ref();
             if !allowed.contains(&name) {
-                let hint = suggest(name, allowed).map(|s| format!("did you mean \"{s}\"? ")).unwrap_or_default();
+                let hint = suggest(name, allowed)
+                    .map(|s| format!("did you mean \"{s}\"? "))
+                    .unwrap_or_default();
                 self.error(
                     k.span(),
-                    format!("unknown key \"{name}\" in {ctx} ({hint}expected one of: {})", allowed.join(", ")),
+                    format!(
+                        "unknown key \"{name}\" in {ctx} ({hint}expected one of: {})",
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -139,12 +155,23 @@ impl<'t> Checker<'t> {
     }
 
     /// The string at `key`, with its span; a wrong type is an error.
-    fn string<'a>(&mut self, t: &'a DeTable<'_>, key: &str, ctx: &str) -> Option<(&'a str, Range<usize>)> {
+    fn string<'a>(
+        &mut self,
+        t: &'a DeTable<'_>,
+        key: &str,
+        ctx: &str,
+    ) -> Option<(&'a str, Range<usize>)> {
         let v = self.get(t, key)?;
         match v.get_ref() {
             DeValue::String(s) => Some((s.as_ref(), v.span())),
             other => {
-                self.error(v.span(), format!("{ctx}.{key} must be a string, found {} (expected {key} = \"…\")", article(other)));
+                self.error(
+                    v.span(),
+                    format!(
+                        "{ctx}.{key} must be a string, found {} (expected {key} = \"…\")",
+                        article(other)
+                    ),
+                );
                 None
             }
         }
@@ -160,7 +187,10 @@ impl<'t> Checker<'t> {
         example: &str,
     ) -> Option<(&'a str, Range<usize>)> {
         if t.get(key).is_none() {
-            self.error(table_span.clone(), format!("{ctx} is missing the required key \"{key}\" (expected {key} = {example})"));
+            self.error(
+                table_span.clone(),
+                format!("{ctx} is missing the required key \"{key}\" (expected {key} = {example})"),
+            );
             return None;
         }
         self.string(t, key, ctx)
@@ -168,16 +198,33 @@ impl<'t> Checker<'t> {
 
     /// Checks a free-text value: length in characters, no control characters
     /// (newlines and tabs allowed when `multiline`), not blank when `non_empty`.
-    fn text_ok(&mut self, s: &str, span: Range<usize>, what: &str, max: usize, multiline: bool, non_empty: bool) -> bool {
+    fn text_ok(
+        &mut self,
+        s: &str,
+        span: Range<usize>,
+        what: &str,
+        max: usize,
+        multiline: bool,
+        non_empty: bool,
+    ) -> bool {
         let n = s.chars().count();
         if non_empty && s.trim().is_empty() {
             self.error(span, format!("{what} is empty (expected some text)"));
             false
         } else if n > max {
-            self.error(span, format!("{what} is {n} characters long (expected at most {max})"));
+            self.error(
+                span,
+                format!("{what} is {n} characters long (expected at most {max})"),
+            );
             false
-        } else if s.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) {
-            self.error(span, format!("{what} contains a control character (expected printable text)"));
+        } else if s
+            .chars()
+            .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
+        {
+            self.error(
+                span,
+                format!("{what} contains a control character (expected printable text)"),
+            );
             false
         } else {
             true
@@ -189,9 +236,12 @@ impl<'t> Checker<'t> {
     /// point inside it.
     fn content_start(&self, span: &Range<usize>, value: &str) -> Option<usize> {
         let raw = self.text.get(span.clone())?;
-        let quoted = [('"', '"'), ('\'', '\'')]
-            .iter()
-            .any(|&(a, b)| raw.len() == value.len() + 2 && raw.starts_with(a) && raw.ends_with(b) && &raw[1..raw.len() - 1] == value);
+        let quoted = [('"', '"'), ('\'', '\'')].iter().any(|&(a, b)| {
+            raw.len() == value.len() + 2
+                && raw.starts_with(a)
+                && raw.ends_with(b)
+                && &raw[1..raw.len() - 1] == value
+        });
         quoted.then_some(span.start + 1)
     }
 
@@ -199,24 +249,45 @@ impl<'t> Checker<'t> {
         match v.get_ref() {
             DeValue::Table(t) => Some(t),
             other => {
-                self.error(v.span(), format!("{what} must be a table, found {} (expected a [{what}] section)", article(other)));
+                self.error(
+                    v.span(),
+                    format!(
+                        "{what} must be a table, found {} (expected a [{what}] section)",
+                        article(other)
+                    ),
+                );
                 None
             }
         }
     }
 
-    fn array<'a, 'i>(&mut self, v: &'a Val<'i>, what: &str, example: &str) -> Option<&'a DeArray<'i>> {
+    fn array<'a, 'i>(
+        &mut self,
+        v: &'a Val<'i>,
+        what: &str,
+        example: &str,
+    ) -> Option<&'a DeArray<'i>> {
         match v.get_ref() {
             DeValue::Array(a) => Some(a),
             other => {
-                self.error(v.span(), format!("{what} must be an array, found {} (expected {example})", article(other)));
+                self.error(
+                    v.span(),
+                    format!(
+                        "{what} must be an array, found {} (expected {example})",
+                        article(other)
+                    ),
+                );
                 None
             }
         }
     }
 
     fn profile(&mut self, root: &DeTable<'_>) -> Profile {
-        self.check_keys(root, &["brand", "session", "network", "technician"], "the profile");
+        self.check_keys(
+            root,
+            &["brand", "session", "network", "technician"],
+            "the profile",
+        );
         let brand = match root.get("brand") {
             Some(v) => self.table(v, "brand").map(|t| self.brand(t, v.span())),
             None => {
@@ -251,7 +322,11 @@ impl<'t> Checker<'t> {
     }
 
     fn brand(&mut self, t: &DeTable<'_>, span: Range<usize>) -> Brand {
-        self.check_keys(t, &["name", "title", "message", "phones", "language", "expires"], "[brand]");
+        self.check_keys(
+            t,
+            &["name", "title", "message", "phones", "language", "expires"],
+            "[brand]",
+        );
         let mut name = String::new();
         if let Some((s, sp)) = self.required_string(t, "name", "[brand]", &span, "\"claro.it\"")
             && self.text_ok(s, sp, "brand.name", 64, false, true)
@@ -263,16 +338,23 @@ impl<'t> Checker<'t> {
             Some(("it", _)) => Language::It,
             Some(("en", _)) => Language::En,
             Some((other, sp)) => {
-                self.error(sp, format!("unknown language \"{other}\" (expected \"it\" or \"en\")"));
+                self.error(
+                    sp,
+                    format!("unknown language \"{other}\" (expected \"it\" or \"en\")"),
+                );
                 Language::default()
             }
         };
         let title = match self.string(t, "title", "brand") {
-            Some((s, sp)) if self.text_ok(s, sp, "brand.title", 100, false, true) => s.to_string(),
+            Some((s, sp)) if self.text_ok(s, sp.clone(), "brand.title", 100, false, true) => {
+                s.to_string()
+            }
             _ => language.default_title().to_string(),
         };
         let message = match self.string(t, "message", "brand") {
-            Some((s, sp)) if self.text_ok(s, sp, "brand.message", 1000, true, false) => s.to_string(),
+            Some((s, sp)) if self.text_ok(s, sp.clone(), "brand.message", 1000, true, false) => {
+                s.to_string()
+            }
             _ => String::new(),
         };
         let mut phones = Vec::new();
@@ -280,7 +362,13 @@ impl<'t> Checker<'t> {
             && let Some(a) = self.array(v, "brand.phones", "phones = [\"+39 02 0000000\"]")
         {
             if a.len() > MAX_PHONES {
-                self.error(v.span(), format!("brand.phones has {} numbers (expected at most {MAX_PHONES})", a.len()));
+                self.error(
+                    v.span(),
+                    format!(
+                        "brand.phones has {} numbers (expected at most {MAX_PHONES})",
+                        a.len()
+                    ),
+                );
             }
             for item in a.iter() {
                 match item.get_ref() {
@@ -317,7 +405,10 @@ impl<'t> Checker<'t> {
             DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
                 (Some(d), None, None) => to_date(d.year.into(), d.month, d.day),
                 _ => {
-                    self.error(v.span(), format!("brand.expires has a time of day ({EXPECTED}, without a time)"));
+                    self.error(
+                        v.span(),
+                        format!("brand.expires has a time of day ({EXPECTED}, without a time)"),
+                    );
                     return None;
                 }
             },
@@ -332,12 +423,21 @@ impl<'t> Checker<'t> {
                 }
             }
             other => {
-                self.error(v.span(), format!("brand.expires must be a date, found {} ({EXPECTED})", article(other)));
+                self.error(
+                    v.span(),
+                    format!(
+                        "brand.expires must be a date, found {} ({EXPECTED})",
+                        article(other)
+                    ),
+                );
                 return None;
             }
         };
         let Some(date) = date else {
-            self.error(v.span(), format!("brand.expires is not a real calendar day ({EXPECTED})"));
+            self.error(
+                v.span(),
+                format!("brand.expires is not a real calendar day ({EXPECTED})"),
+            );
             return None;
         };
         if let Some(today) = self.today
@@ -359,11 +459,20 @@ impl<'t> Checker<'t> {
             Some(("ask", _)) => session.control = Control::Ask,
             Some(("granted", _)) => session.control = Control::Granted,
             Some(("view-only", _)) => session.control = Control::ViewOnly,
-            Some((other, sp)) => self.error(sp, format!("unknown control \"{other}\" (expected \"ask\", \"granted\" or \"view-only\")")),
+            Some((other, sp)) => self.error(
+                sp,
+                format!(
+                    "unknown control \"{other}\" (expected \"ask\", \"granted\" or \"view-only\")"
+                ),
+            ),
         }
         let vocabulary: Vec<&str> = SystemInfo::ALL.iter().map(|i| i.code()).collect();
         if let Some(v) = t.get("share_system_info")
-            && let Some(a) = self.array(v, "session.share_system_info", "share_system_info = [\"os\", \"screen\"]")
+            && let Some(a) = self.array(
+                v,
+                "session.share_system_info",
+                "share_system_info = [\"os\", \"screen\"]",
+            )
         {
             session.share_system_info.clear();
             for item in a.iter() {
@@ -373,12 +482,23 @@ impl<'t> Checker<'t> {
                 };
                 match SystemInfo::ALL.iter().find(|i| i.code() == s.as_ref()) {
                     Some(info) if session.share_system_info.contains(info) => {
-                        self.warning(item.span(), format!("\"{s}\" is listed twice in share_system_info"));
+                        self.warning(
+                            item.span(),
+                            format!("\"{s}\" is listed twice in share_system_info"),
+                        );
                     }
                     Some(info) => session.share_system_info.push(*info),
                     None => {
-                        let hint = suggest(s, &vocabulary).map(|h| format!("did you mean \"{h}\"? ")).unwrap_or_default();
-                        self.error(item.span(), format!("unknown system information \"{s}\" ({hint}expected one of: {})", vocabulary.join(", ")));
+                        let hint = suggest(s, &vocabulary)
+                            .map(|h| format!("did you mean \"{h}\"? "))
+                            .unwrap_or_default();
+                        self.error(
+                            item.span(),
+                            format!(
+                                "unknown system information \"{s}\" ({hint}expected one of: {})",
+                                vocabulary.join(", ")
+                            ),
+                        );
                     }
                 }
             }
@@ -398,13 +518,18 @@ impl<'t> Checker<'t> {
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('@') {
-            self.error(span, format!("proxy user names and passwords are not supported ({EXPECTED})"));
+            self.error(
+                span,
+                format!("proxy user names and passwords are not supported ({EXPECTED})"),
+            );
             return Network::default();
         }
         match rest.parse::<Endpoint>() {
             Ok(ep) => Network { proxy: Some(ep) },
             Err(e) => {
-                let at = self.content_start(&span, s).map(|p| p + 7 + e.offset_in(rest));
+                let at = self
+                    .content_start(&span, s)
+                    .map(|p| p + 7 + e.offset_in(rest));
                 self.error(at.map_or(span, |p| p..p + 1), format!("bad proxy: {e}"));
                 Network::default()
             }
@@ -423,17 +548,28 @@ impl<'t> Checker<'t> {
             return Vec::new();
         };
         if list.is_empty() {
-            self.error(v.span(), "the technician list is empty (expected at least one [[technician]] entry)");
+            self.error(
+                v.span(),
+                "the technician list is empty (expected at least one [[technician]] entry)",
+            );
             return Vec::new();
         }
         if list.len() > MAX_TECHNICIANS {
-            self.error(v.span(), format!("{} technicians is too many (expected at most {MAX_TECHNICIANS})", list.len()));
+            self.error(
+                v.span(),
+                format!(
+                    "{} technicians is too many (expected at most {MAX_TECHNICIANS})",
+                    list.len()
+                ),
+            );
             return Vec::new();
         }
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
         let mut out = Vec::new();
         for (i, item) in list.iter().enumerate() {
-            let Some(t) = self.table(item, "technician") else { continue };
+            let Some(t) = self.table(item, "technician") else {
+                continue;
+            };
             let span = item.span();
             if let Some(tech) = self.technician(t, span, i + 1, &mut seen) {
                 out.push(tech);
@@ -449,7 +585,19 @@ impl<'t> Checker<'t> {
         n: usize,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<Technician> {
-        self.check_keys(t, &["id", "label", "endpoints", "mode", "public_key", "session_code", "note"], "[[technician]]");
+        self.check_keys(
+            t,
+            &[
+                "id",
+                "label",
+                "endpoints",
+                "mode",
+                "public_key",
+                "session_code",
+                "note",
+            ],
+            "[[technician]]",
+        );
         let ctx = format!("technician #{n}");
         let mut ok = true;
         let mut id = None;
@@ -457,7 +605,13 @@ impl<'t> Checker<'t> {
             if !self.text_ok(s, sp.clone(), "the technician ID", 32, false, true) {
                 ok = false;
             } else if s.trim() != s {
-                self.error(sp.clone(), format!("technician ID \"{s}\" starts or ends with a space (expected \"{}\")", s.trim()));
+                self.error(
+                    sp.clone(),
+                    format!(
+                        "technician ID \"{s}\" starts or ends with a space (expected \"{}\")",
+                        s.trim()
+                    ),
+                );
                 ok = false;
             }
             let key = s.to_lowercase();
@@ -468,7 +622,13 @@ impl<'t> Checker<'t> {
                 if let Some(d) = self.report.diagnostics.last_mut() {
                     d.notes.push(Note {
                         location,
-                        message: format!("\"{}\" is first used here", self.text.get(first.clone()).unwrap_or(s).trim_matches(['"', '\''])),
+                        message: format!(
+                            "\"{}\" is first used here",
+                            self.text
+                                .get(first.clone())
+                                .unwrap_or(s)
+                                .trim_matches(['"', '\''])
+                        ),
                     });
                 }
                 ok = false;
@@ -479,10 +639,14 @@ impl<'t> Checker<'t> {
         } else {
             ok = false;
         }
-        let who = id.as_deref().map_or_else(|| ctx.clone(), |i| format!("technician \"{i}\""));
+        let who = id
+            .as_deref()
+            .map_or_else(|| ctx.clone(), |i| format!("technician \"{i}\""));
 
         let label = match self.string(t, "label", &ctx) {
-            Some((s, sp)) if self.text_ok(s, sp, "the label", 64, false, true) => Some(s.to_string()),
+            Some((s, sp)) if self.text_ok(s, sp.clone(), "the label", 64, false, true) => {
+                Some(s.to_string())
+            }
             Some(_) => {
                 ok = false;
                 None
@@ -490,7 +654,9 @@ impl<'t> Checker<'t> {
             None => None,
         };
         let note = match self.string(t, "note", &ctx) {
-            Some((s, sp)) if self.text_ok(s, sp, "the note", 1000, true, false) => Some(s.to_string()),
+            Some((s, sp)) if self.text_ok(s, sp.clone(), "the note", 1000, true, false) => {
+                Some(s.to_string())
+            }
             Some(_) => {
                 ok = false;
                 None
@@ -501,38 +667,52 @@ impl<'t> Checker<'t> {
         let mut endpoints = Vec::new();
         match t.get("endpoints") {
             None => {
-                self.error(span.clone(), format!("{who} has no endpoints (expected endpoints = [\"host:5500\"])"));
+                self.error(
+                    span.clone(),
+                    format!("{who} has no endpoints (expected endpoints = [\"host:5500\"])"),
+                );
                 ok = false;
             }
-            Some(v) => match self.array(v, "endpoints", "endpoints = [\"host:5500\"]") {
-                None => ok = false,
-                Some(a) if a.is_empty() => {
-                    self.error(v.span(), format!("{who} has an empty endpoint list (expected at least one \"host:port\")"));
-                    ok = false;
-                }
-                Some(a) if a.len() > MAX_ENDPOINTS => {
-                    self.error(v.span(), format!("{who} has {} endpoints (expected at most {MAX_ENDPOINTS})", a.len()));
-                    ok = false;
-                }
-                Some(a) => {
-                    for item in a.iter() {
-                        match item.get_ref() {
-                            DeValue::String(s) => match s.parse::<Endpoint>() {
-                                Ok(ep) if endpoints.contains(&ep) => self.warning(item.span(), format!("endpoint \"{ep}\" is listed twice")),
-                                Ok(ep) => endpoints.push(ep),
-                                Err(e) => {
-                                    self.endpoint_error(item.span(), s, &e);
+            Some(v) => {
+                match self.array(v, "endpoints", "endpoints = [\"host:5500\"]") {
+                    None => ok = false,
+                    Some(a) if a.is_empty() => {
+                        self.error(v.span(), format!("{who} has an empty endpoint list (expected at least one \"host:port\")"));
+                        ok = false;
+                    }
+                    Some(a) if a.len() > MAX_ENDPOINTS => {
+                        self.error(
+                            v.span(),
+                            format!(
+                                "{who} has {} endpoints (expected at most {MAX_ENDPOINTS})",
+                                a.len()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    Some(a) => {
+                        for item in a.iter() {
+                            match item.get_ref() {
+                                DeValue::String(s) => match s.parse::<Endpoint>() {
+                                    Ok(ep) if endpoints.contains(&ep) => self.warning(
+                                        item.span(),
+                                        format!("endpoint \"{ep}\" is listed twice"),
+                                    ),
+                                    Ok(ep) => endpoints.push(ep),
+                                    Err(e) => {
+                                        self.endpoint_error(item.span(), s, &e);
+                                        ok = false;
+                                    }
+                                },
+                                other => {
+                                    self.error(item.span(), format!("an endpoint must be a string, found {} (expected \"host:port\")", article(other)));
                                     ok = false;
                                 }
-                            },
-                            other => {
-                                self.error(item.span(), format!("an endpoint must be a string, found {} (expected \"host:port\")", article(other)));
-                                ok = false;
                             }
                         }
                     }
                 }
-            },
+            }
         }
 
         let mode = match self.string(t, "mode", &ctx) {
@@ -544,8 +724,15 @@ impl<'t> Checker<'t> {
             Some(("crypto", sp)) => Some(("crypto", Some(sp))),
             Some(("clear", sp)) => Some(("clear", Some(sp))),
             Some((other, sp)) => {
-                let hint = if other.eq_ignore_ascii_case("chiaro") { "\"clear\" in the profile; " } else { "" };
-                self.error(sp, format!("unknown mode \"{other}\" (expected {hint}\"crypto\" or \"clear\")"));
+                let hint = if other.eq_ignore_ascii_case("chiaro") {
+                    "\"clear\" in the profile; "
+                } else {
+                    ""
+                };
+                self.error(
+                    sp,
+                    format!("unknown mode \"{other}\" (expected {hint}\"crypto\" or \"clear\")"),
+                );
                 ok = false;
                 None
             }
@@ -578,7 +765,10 @@ impl<'t> Checker<'t> {
             Some(("off", sp)) => Some((SessionCodePolicy::Off, Some(sp))),
             Some(("required", sp)) => Some((SessionCodePolicy::Required, Some(sp))),
             Some((other, sp)) => {
-                self.error(sp, format!("unknown session_code \"{other}\" (expected \"off\" or \"required\")"));
+                self.error(
+                    sp,
+                    format!("unknown session_code \"{other}\" (expected \"off\" or \"required\")"),
+                );
                 ok = false;
                 None
             }
@@ -589,8 +779,14 @@ impl<'t> Checker<'t> {
                 Some((public_key, _)) => Some(Security::Crypto { public_key }),
                 None => {
                     if t.get("public_key").is_none() {
-                        let default = if t.get("mode").is_none() { " (the default)" } else { "" };
-                        let at = t.get_key_value("mode").map_or(span.clone(), |(k, _)| k.span());
+                        let default = if t.get("mode").is_none() {
+                            " (the default)"
+                        } else {
+                            ""
+                        };
+                        let at = t
+                            .get_key_value("mode")
+                            .map_or(span.clone(), |(k, _)| k.span());
                         self.error(
                             at,
                             format!("{who} has mode = \"crypto\"{default} but no public_key (expected public_key = \"rmt1…\" as printed by `viewer keygen`, or mode = \"clear\")"),
@@ -649,7 +845,11 @@ fn to_date(year: i32, month: u8, day: u8) -> Option<Date> {
 /// "a string", "an integer"…
 fn article(v: &DeValue<'_>) -> String {
     let t = v.type_str();
-    let a = if t.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    let a = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     format!("{a} {t}")
 }
 
@@ -684,7 +884,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("endpoint", &["endpoints", "mode"]), Some("endpoints"));
+        assert_eq!(
+            suggest("endpoint", &["endpoints", "mode"]),
+            Some("endpoints")
+        );
         assert_eq!(suggest("xyz", &["endpoints", "mode"]), None);
         assert_eq!(suggest("hostnme", &["os", "hostname"]), Some("hostname"));
     }

@@ -296,9 +296,10 @@ pub async fn run_session(
         control: *control.borrow(),
     });
     // Tell the technician the starting consent state.
+    let control_now = *control.borrow_and_update();
     let _ = ctl_tx
         .send(ControlMessage::ConsentChanged {
-            control: *control.borrow_and_update(),
+            control: control_now,
         })
         .await;
     let started = Instant::now();

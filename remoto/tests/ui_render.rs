@@ -176,7 +176,13 @@ fn double_click_on_a_rendered_row_connects() {
     snapshot("picker-en", &f);
     let (x, y) = find_target(&f.hits, Target::Row(2)).expect("row").center();
     let target = hit_test(&f.hits, x, y);
-    assert_eq!(model.handle(UiInput::Press { target, time_ms: 10 }), None);
+    assert_eq!(
+        model.handle(UiInput::Press {
+            target,
+            time_ms: 10
+        }),
+        None
+    );
     assert_eq!(
         model.handle(UiInput::Press {
             target,
@@ -277,9 +283,22 @@ fn receipt_and_hidpi() {
     snapshot("receipt", &f);
     assert!(f.count(color::GREEN_BG) > 2000);
     assert!(find_target(&f.hits, Target::Button(ButtonId::SaveLog)).is_some());
-    assert_eq!(m.handle(press(Target::Button(ButtonId::SaveLog))), Some(UiAction::SaveLog));
+    assert_eq!(
+        m.handle(press(Target::Button(ButtonId::SaveLog))),
+        Some(UiAction::SaveLog)
+    );
     let f = Frame::of(&m, 1.0);
     assert!(find_target(&f.hits, Target::Button(ButtonId::SaveLog)).is_none());
+    m.update(
+        SessionUpdate::LogSaved {
+            path: "/home/anna/Documenti/remoto-2026-11-23.log".into(),
+        },
+        756_000,
+    );
+    let f = Frame::of(&m, 1.0);
+    snapshot("receipt-saved", &f);
+    assert!(find_target(&f.hits, Target::Button(ButtonId::SaveLog)).is_none());
+    assert!(find_target(&f.hits, Target::Button(ButtonId::Exit)).is_some());
 
     // Scale 2 doubles every dimension and hit rectangle.
     let picker = UiModel::new(PickerData::sample(Language::It));

@@ -14,7 +14,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use remoto::ui::render::{Renderer, find_target, render_to_vec};
-use remoto::ui::{ButtonId, EndReason, Key, Language, PickerData, SessionUpdate, Target, UiInput, UiModel};
+use remoto::ui::{
+    ButtonId, EndReason, Key, Language, PickerData, SessionUpdate, Target, UiInput, UiModel,
+};
 
 /// Kills and reaps the child on drop.
 struct Guard(Child);
@@ -85,6 +87,12 @@ struct Env {
     xdg: PathBuf,
 }
 
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.xdg);
+    }
+}
+
 impl Env {
     fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);
@@ -103,6 +111,9 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits for a window whose name matches `name`. xdotool matches the
+    /// legacy `WM_NAME`, where winit stores the UTF-8 title as Latin-1 (the
+    /// "—" of our titles is mangled there), so tests search the ASCII part.
     fn find_window(&self, name: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -238,7 +249,16 @@ fn picker_panel_and_receipt_in_real_windows() {
     // (no window manager: keyboard focus follows the pointer)
     env.run(
         "xdotool",
-        &["mousemove", "--window", &picker, "5", "5", "key", "Down", "Up"],
+        &[
+            "mousemove",
+            "--window",
+            &picker,
+            "5",
+            "5",
+            "key",
+            "Down",
+            "Up",
+        ],
     );
     let row0 = find_target(&hits, Target::Row(0)).expect("row 0");
     env.click(&picker, row0.center(), 2);
@@ -282,6 +302,34 @@ fn picker_panel_and_receipt_in_real_windows() {
         2_000,
     );
     let (_, _, _, receipt_hits) = render_to_vec(&mut renderer, &model, 1.0);
+    let save = find_target(&receipt_hits, Target::Button(ButtonId::SaveLog)).expect("save");
+    env.click(&receipt, save.center(), 1);
+    expect_line(&rx, "action: SaveLog");
+    // The demo answers LogSaved: the receipt text grows and so does the window.
+    model.handle(UiInput::Press {
+        target: Some(Target::Button(ButtonId::SaveLog)),
+        time_ms: 0,
+    });
+    model.update(
+        SessionUpdate::LogSaved {
+            path: "(demo: nothing written)".into(),
+        },
+        3_000,
+    );
+    let (expected, ew, eh, receipt_hits) = render_to_vec(&mut renderer, &model, 1.0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let (got, w, h) = env.grab(&receipt);
+        if (w, h) == (ew, eh) && got == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "receipt after save: window {w}x{h}, expected {ew}x{eh}"
+        );
+    }
+    env.screenshot(&receipt, &art.join("receipt-saved.png"));
     let exit = find_target(&receipt_hits, Target::Button(ButtonId::Exit)).expect("exit");
     env.click(&receipt, exit.center(), 1);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -295,5 +343,4 @@ fn picker_panel_and_receipt_in_real_windows() {
     let mut err = String::new();
     let _ = stderr.read_to_string(&mut err);
     assert!(status.success(), "ui_demo failed: {status:?}\n{err}");
-    let _ = std::fs::remove_dir_all(&env.xdg);
 }

@@ -15,6 +15,7 @@ use crate::encoding::copyrect::CopyRectDecoder;
 use crate::encoding::hextile::HextileDecoder;
 use crate::encoding::raw::RawDecoder;
 use crate::encoding::rre::RreDecoder;
+use crate::encoding::tight::TightDecoder;
 use crate::encoding::zrle::ZrleDecoder;
 use crate::encoding::{DecodeError, Decoder, Step, id};
 use crate::framebuffer::{Framebuffer, Rect, SizeError};
@@ -267,6 +268,7 @@ impl ClientSession {
             Box::new(RreDecoder::default()),
             Box::new(HextileDecoder::default()),
             Box::new(ZrleDecoder::default()),
+            Box::new(TightDecoder::default()),
         ];
         list.into_iter().map(|d| (d.encoding(), d)).collect()
     }

@@ -15,6 +15,7 @@ use crate::encoding::copyrect::{CopyMove, write_copy_rect};
 use crate::encoding::hextile::HextileEncoder;
 use crate::encoding::raw::RawEncoder;
 use crate::encoding::rre::RreEncoder;
+use crate::encoding::tight::TightEncoder;
 use crate::encoding::zrle::ZrleEncoder;
 use crate::encoding::{EncodeContext, EncodeError, EncodeSettings, Encoder, id};
 use crate::framebuffer::{Framebuffer, Rect};
@@ -226,6 +227,7 @@ impl ServerSession {
             Box::new(RreEncoder::default()),
             Box::new(HextileEncoder::default()),
             Box::new(ZrleEncoder::default()),
+            Box::new(TightEncoder::default()),
         ];
         list.into_iter().map(|e| (e.encoding(), e)).collect()
     }

@@ -13,6 +13,7 @@ pub mod image;
 pub mod net;
 pub mod peers;
 pub mod process;
+pub mod remoto;
 pub mod rfb_io;
 pub mod wait;
 pub mod x11;

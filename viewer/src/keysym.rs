@@ -184,10 +184,10 @@ pub fn named_keysym(key: NamedKey, right: bool) -> Option<Keysym> {
 /// Maps a winit key event (logical key, location, produced text) to a
 /// keysym, or `None` for keys X has no symbol for.
 pub fn keysym(key: &Key, location: KeyLocation, text: Option<&str>) -> Option<Keysym> {
-    if location == KeyLocation::Numpad {
-        if let Some(ks) = keypad(key) {
-            return Some(ks);
-        }
+    if location == KeyLocation::Numpad
+        && let Some(ks) = keypad(key)
+    {
+        return Some(ks);
     }
     match key {
         Key::Named(n) => named_keysym(*n, location == KeyLocation::Right),

@@ -6,3 +6,7 @@ pub mod log;
 pub mod keysym;
 pub mod window;
 pub mod recording;
+pub mod headless;
+pub mod listener;
+pub mod session;
+pub mod team;

@@ -274,19 +274,19 @@ impl<R: Read> FbsReader<R> {
                 what: "the limit",
             });
         }
-        let padded = (u64::from(len) + 3) / 4 * 4;
-        if let Some(rem) = self.remaining {
-            if 4 + padded + 4 > rem {
-                return Err(if u64::from(len) + 8 > rem {
-                    RecordingError::BlockTooLong {
-                        offset: start,
-                        len,
-                        what: "the end of the file",
-                    }
-                } else {
-                    RecordingError::Truncated { offset: start }
-                });
-            }
+        let padded = u64::from(len).div_ceil(4) * 4;
+        if let Some(rem) = self.remaining
+            && 4 + padded + 4 > rem
+        {
+            return Err(if u64::from(len) + 8 > rem {
+                RecordingError::BlockTooLong {
+                    offset: start,
+                    len,
+                    what: "the end of the file",
+                }
+            } else {
+                RecordingError::Truncated { offset: start }
+            });
         }
         let mut data = vec![0u8; padded as usize];
         if read_full(&mut self.input, &mut data)? != data.len() {
@@ -413,10 +413,7 @@ impl<R: Read, C: ReplayClient> Player<R, C> {
         let mut next_sample: u64 = 0;
         let mut count = 0usize;
         let mut dirty = false;
-        loop {
-            let Some(block) = self.reader.next_block()? else {
-                break;
-            };
+        while let Some(block) = self.reader.next_block()? {
             let at = block.timestamp_ms.max(self.position_ms);
             if every_ms > 0 {
                 // Samples strictly before this block show the state so far.
@@ -433,12 +430,12 @@ impl<R: Read, C: ReplayClient> Player<R, C> {
                 .map_err(|message| RecordingError::Replay { at_ms: at, message })?;
             self.position_ms = at;
             dirty = true;
-            if every_ms == 0 {
-                if let Some(fb) = self.client.replay_framebuffer() {
-                    frame(at, fb)?;
-                    count += 1;
-                    dirty = false;
-                }
+            if every_ms == 0
+                && let Some(fb) = self.client.replay_framebuffer()
+            {
+                frame(at, fb)?;
+                count += 1;
+                dirty = false;
             }
         }
         match self.client.replay_framebuffer() {

@@ -117,11 +117,11 @@ fn update(rects: &[(Rect, u32)], fb: &mut Framebuffer) -> Vec<u8> {
         }
         v.extend_from_slice(&0i32.to_be_bytes());
         for i in 0..r.area() as u32 {
-            let p = colour ^ (i * 0x010203 & 0x00ff_ffff);
+            let p = colour ^ ((i * 0x010203) & 0x00ff_ffff);
             v.extend_from_slice(&p.to_le_bytes());
         }
         let px: Vec<u32> = (0..r.area() as u32)
-            .map(|i| colour ^ (i * 0x010203 & 0x00ff_ffff))
+            .map(|i| colour ^ ((i * 0x010203) & 0x00ff_ffff))
             .collect();
         assert!(fb.put(*r, &px));
     }

@@ -81,8 +81,7 @@ pub struct CursorImage {
 impl CursorImage {
     /// Converts to the RFB rich cursor (Cursor pseudo-encoding): colours are
     /// un-premultiplied, a pixel is opaque when its alpha is at least 128;
-    /// shapes larger than [`MAX_CURSOR_SIDE`] are cropped around the hotspot's
-    /// corner (top-left kept).
+    /// shapes larger than [`MAX_CURSOR_SIDE`] are cropped (top-left part kept).
     pub fn to_shape(&self) -> Result<CursorShape, CursorError> {
         let w = self.width.min(MAX_CURSOR_SIDE);
         let h = self.height.min(MAX_CURSOR_SIDE);
@@ -97,7 +96,13 @@ impl CursorImage {
                     .copied()
                     .unwrap_or(0);
                 let a = p >> 24;
-                let unmul = |c: u32| if a == 0 { 0 } else { (c * 255 / a).min(255) };
+                let unmul = |c: u32| {
+                    if a == 0 {
+                        0
+                    } else {
+                        ((c * 255 + a / 2) / a).min(255)
+                    }
+                };
                 let r = unmul((p >> 16) & 0xff);
                 let g = unmul((p >> 8) & 0xff);
                 let b = unmul(p & 0xff);

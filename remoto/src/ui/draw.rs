@@ -67,7 +67,11 @@ impl<'a> Canvas<'a> {
     /// that is too short is used only as far as it goes.
     pub fn new(buf: &'a mut [u32], width: u32, height: u32) -> Self {
         let width = i32::try_from(width).unwrap_or(0);
-        let rows = if width > 0 { buf.len() / width as usize } else { 0 };
+        let rows = if width > 0 {
+            buf.len() / width as usize
+        } else {
+            0
+        };
         let height = i32::try_from(height)
             .unwrap_or(0)
             .min(i32::try_from(rows).unwrap_or(i32::MAX));
@@ -162,7 +166,12 @@ impl<'a> Canvas<'a> {
     /// `fill` inside.
     pub fn outlined(&mut self, r: Rect, radius: i32, border: i32, line: u32, fill: u32) {
         self.fill_rounded(r, radius, line);
-        let inner = Rect::new(r.x + border, r.y + border, r.w - 2 * border, r.h - 2 * border);
+        let inner = Rect::new(
+            r.x + border,
+            r.y + border,
+            r.w - 2 * border,
+            r.h - 2 * border,
+        );
         self.fill_rounded(inner, (radius - border).max(0), fill);
     }
 
@@ -382,7 +391,14 @@ mod tests {
         assert_eq!(c.pixel(5, 5), Some(0xff0000));
         c.padlock(-3, 7, 20, 0x00ff00);
         let mut f = Fonts::new().expect("fonts");
-        f.draw(&mut c, "Wrapped text ÀÈ…", -4.0, 12.0, Style::bold(20.0), 0xff);
+        f.draw(
+            &mut c,
+            "Wrapped text ÀÈ…",
+            -4.0,
+            12.0,
+            Style::bold(20.0),
+            0xff,
+        );
         assert_eq!(c.pixel(10, 0), None);
         // A buffer shorter than claimed is not overrun.
         let mut short = vec![0u32; 15];

@@ -5,12 +5,12 @@
 //! factor; the same code computes a screen's size (dry run, no buffer) and
 //! draws it, so the two can never disagree.
 
+use super::EndReason;
 use super::draw::{Canvas, Fonts, Rect, Style};
 use super::model::{
     ButtonId, PanelModel, PickerModel, PickerStatus, ReceiptModel, Screen, Target, UiModel,
 };
 use super::strings::{Strings, format_elapsed, format_sas};
-use super::EndReason;
 
 /// Colours (0x00RRGGBB).
 pub mod color {
@@ -165,6 +165,8 @@ struct Painter<'c, 'b, 'f> {
     hits: Vec<Hit>,
 }
 
+// Drawing helpers take a geometry (x, y, w, h) plus style, label and colours.
+#[allow(clippy::too_many_arguments)]
 impl<'c, 'b, 'f> Painter<'c, 'b, 'f> {
     fn new(canvas: Option<&'c mut Canvas<'b>>, fonts: &'f mut Fonts, scale: f32) -> Self {
         let scale = if scale.is_finite() && scale > 0.25 {
@@ -263,7 +265,6 @@ impl<'c, 'b, 'f> Painter<'c, 'b, 'f> {
 
     /// Wrapped paragraph whose first baseline is at `y`; returns the y
     /// below its last line. At most `max_lines` lines (the last ellipsized).
-    #[allow(clippy::too_many_arguments)]
     fn paragraph(
         &mut self,
         x: f32,
@@ -280,7 +281,9 @@ impl<'c, 'b, 'f> Painter<'c, 'b, 'f> {
             lines.truncate(max_lines);
             if let Some(last) = lines.last_mut() {
                 let st = self.style(style);
-                *last = self.fonts.ellipsize(&format!("{last}…"), st, width * self.scale);
+                *last = self
+                    .fonts
+                    .ellipsize(&format!("{last}…"), st, width * self.scale);
             }
         }
         let mut baseline = y;
@@ -296,7 +299,6 @@ impl<'c, 'b, 'f> Painter<'c, 'b, 'f> {
         self.hits.push(Hit { rect, target });
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn button(
         &mut self,
         x: f32,
@@ -352,9 +354,23 @@ fn header(p: &mut Painter<'_, '_, '_>, width: f32, top: &str, title: &str, big_t
     p.fill(0.0, 0.0, width, h, HEADER);
     if big_title {
         p.text_fit(20.0, 31.0, width - 40.0, top, Style::bold(21.0), WHITE);
-        p.text_fit(20.0, 52.0, width - 40.0, title, Style::regular(13.0), HEADER_SUB);
+        p.text_fit(
+            20.0,
+            52.0,
+            width - 40.0,
+            title,
+            Style::regular(13.0),
+            HEADER_SUB,
+        );
     } else {
-        p.text_fit(18.0, 24.0, width - 36.0, top, Style::regular(12.0), HEADER_SUB);
+        p.text_fit(
+            18.0,
+            24.0,
+            width - 36.0,
+            top,
+            Style::regular(12.0),
+            HEADER_SUB,
+        );
         p.text_fit(18.0, 48.0, width - 36.0, title, Style::bold(18.0), WHITE);
     }
     h
@@ -641,7 +657,16 @@ fn status_area(
     let text_style = Style::regular(13.0);
     match &m.status {
         PickerStatus::Idle => {
-            p.paragraph(x, y + 16.0, box_w, s.picker_hint, text_style, 19.0, MUTED, 4);
+            p.paragraph(
+                x,
+                y + 16.0,
+                box_w,
+                s.picker_hint,
+                text_style,
+                19.0,
+                MUTED,
+                4,
+            );
         }
         PickerStatus::Connecting {
             technician,
@@ -858,7 +883,12 @@ fn receipt(p: &mut Painter<'_, '_, '_>, m: &ReceiptModel) -> f32 {
 
     // The promise.
     let style = Style::regular(13.0);
-    let lines = p.wrap(s.closed_statement, style, inner - 56.0);
+    let statement = if m.saved {
+        s.closed_statement_saved
+    } else {
+        s.closed_statement
+    };
+    let lines = p.wrap(statement, style, inner - 56.0);
     let box_h = (lines.len() as f32 * 19.0 + 24.0).max(52.0);
     p.boxed(margin, y, inner, box_h, 8.0, GREEN_BORDER, GREEN_BG);
     p.circle(margin + 12.0, y + (box_h - 24.0) / 2.0, 24.0, GREEN);

@@ -72,6 +72,8 @@ pub struct Strings {
     pub ended_by_technician: &'static str,
     /// The final promise of the receipt.
     pub closed_statement: &'static str,
+    /// The final promise once the customer saved the log.
+    pub closed_statement_saved: &'static str,
     /// Receipt button that saves the session log.
     pub save_log: &'static str,
     /// Receipt text while the log is being saved.
@@ -116,6 +118,7 @@ pub static IT: Strings = Strings {
     ended_by_customer: "te (Chiudi)",
     ended_by_technician: "il tecnico",
     closed_statement: "Remoto è chiuso: nessuna connessione è aperta, non è stato installato né scritto nulla.",
+    closed_statement_saved: "Remoto è chiuso: nessuna connessione è aperta, non è stato installato nulla; l'unico file scritto è il registro che hai salvato.",
     save_log: "Salva registro",
     saving_log: "Salvataggio del registro…",
     exit: "Esci",
@@ -156,6 +159,7 @@ pub static EN: Strings = Strings {
     ended_by_customer: "you (Close)",
     ended_by_technician: "the technician",
     closed_statement: "Remoto is closed: no connection is open, nothing was installed or written.",
+    closed_statement_saved: "Remoto is closed: no connection is open, nothing was installed; the only file written is the log you saved.",
     save_log: "Save log",
     saving_log: "Saving the log…",
     exit: "Exit",
@@ -265,9 +269,9 @@ impl Strings {
     /// "Log saved to PATH".
     pub fn log_saved(&self, path: &str) -> String {
         if self.is_it() {
-            format!("Registro salvato in {path} (l'unico file scritto da Remoto).")
+            format!("Registro salvato in {path}.")
         } else {
-            format!("Log saved to {path} (the only file Remoto wrote).")
+            format!("Log saved to {path}.")
         }
     }
 
@@ -328,7 +332,10 @@ mod tests {
             it.unreachable("Verde", "connessione rifiutata", Some("+39 02 0000000"))
                 .ends_with("Chiama +39\u{a0}02\u{a0}0000000.")
         );
-        assert!(en.unreachable("Verde", "refused", None).starts_with("Technician Verde"));
+        assert!(
+            en.unreachable("Verde", "refused", None)
+                .starts_with("Technician Verde")
+        );
         assert_eq!(it.clear, "Chiaro");
         assert_eq!(en.not_encrypted_banner, "NOT ENCRYPTED");
     }

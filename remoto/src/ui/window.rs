@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use winit::application::ApplicationHandler;
-use winit::dpi::{LogicalSize, PhysicalPosition};
+use winit::dpi::{LogicalSize, PhysicalPosition, PhysicalSize};
 use winit::event::{ElementState, MouseButton, MouseScrollDelta, StartCause, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop, EventLoopProxy};
 use winit::keyboard::{Key as WKey, NamedKey};
@@ -181,6 +181,12 @@ impl<F: FnMut(UiAction)> App<F> {
             }
         }
         if let Some(w) = &self.win {
+            // Content can grow (e.g. a longer receipt text): follow it.
+            let scale = w.window.scale_factor() as f32;
+            let (pw, ph) = self.renderer.size(&self.model, scale);
+            if w.window.inner_size() != PhysicalSize::new(pw, ph) {
+                let _ = w.window.request_inner_size(PhysicalSize::new(pw, ph));
+            }
             w.window.request_redraw();
         }
     }
@@ -192,7 +198,9 @@ impl<F: FnMut(UiAction)> App<F> {
             .with_inner_size(LogicalSize::new(f64::from(w), f64::from(h)))
             .with_resizable(false)
             .with_enabled_buttons(WindowButtons::CLOSE);
-        let monitor = el.primary_monitor().or_else(|| el.available_monitors().next());
+        let monitor = el
+            .primary_monitor()
+            .or_else(|| el.available_monitors().next());
         if let Some(m) = monitor {
             let ms = m.size();
             let mp = m.position();
@@ -251,8 +259,7 @@ impl<F: FnMut(UiAction)> App<F> {
     }
 
     fn target_at_cursor(&self) -> Option<Target> {
-        self.cursor
-            .and_then(|(x, y)| hit_test(&self.hits, x, y))
+        self.cursor.and_then(|(x, y)| hit_test(&self.hits, x, y))
     }
 }
 

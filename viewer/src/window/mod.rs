@@ -541,12 +541,13 @@ impl WindowManager {
             );
         }
         buffer.present()?;
-        if let Some((w, h)) = resized {
-            if s.mode == ScaleMode::OneToOne && s.window.fullscreen().is_none() {
-                let _ = s
-                    .window
-                    .request_inner_size(PhysicalSize::new(w.max(160), h + STATUS_BAR_HEIGHT));
-            }
+        if let Some((w, h)) = resized
+            && s.mode == ScaleMode::OneToOne
+            && s.window.fullscreen().is_none()
+        {
+            let _ = s
+                .window
+                .request_inner_size(PhysicalSize::new(w.max(160), h + STATUS_BAR_HEIGHT));
         }
         Ok(())
     }
@@ -664,13 +665,13 @@ impl WindowManager {
                 },
             );
         }
-        if buttons != 0 {
-            if let Some((x, y, _)) = last {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.last_pointer = Some((x, y, 0));
-                }
-                self.emit(id, WindowInput::Pointer { x, y, buttons: 0 });
+        if buttons != 0
+            && let Some((x, y, _)) = last
+        {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.last_pointer = Some((x, y, 0));
             }
+            self.emit(id, WindowInput::Pointer { x, y, buttons: 0 });
         }
     }
 
@@ -801,10 +802,10 @@ impl WindowManager {
                 self.pointer(id, false);
             }
             WindowEvent::CursorLeft { .. } => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    if s.buttons == 0 {
-                        s.cursor = None;
-                    }
+                if let Some(s) = self.sessions.get_mut(&id)
+                    && s.buttons == 0
+                {
+                    s.cursor = None;
                 }
             }
             WindowEvent::MouseInput { state, button, .. } => {
@@ -881,18 +882,18 @@ impl ApplicationHandler<ViewerEvent> for WindowManager {
                 }
             }
             ViewerEvent::SessionState { id, status } => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    if s.status != status {
-                        s.status = status;
-                        s.window.request_redraw();
-                    }
+                if let Some(s) = self.sessions.get_mut(&id)
+                    && s.status != status
+                {
+                    s.status = status;
+                    s.window.request_redraw();
                 }
             }
             ViewerEvent::SetClipboard { text } => {
-                if let Some(c) = self.clipboard() {
-                    if let Err(e) = c.set_text(text.clone()) {
-                        tracing::warn!("cannot set the clipboard: {e}");
-                    }
+                if let Some(c) = self.clipboard()
+                    && let Err(e) = c.set_text(text.clone())
+                {
+                    tracing::warn!("cannot set the clipboard: {e}");
                 }
                 self.last_clipboard = Some(text);
             }

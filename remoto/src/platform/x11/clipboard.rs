@@ -179,10 +179,16 @@ impl X11Clipboard {
         lock(&self.state).owned = Some(text.to_owned());
         self.conn
             .set_selection_owner(self.window, self.atoms.clipboard, x11rb::CURRENT_TIME)?;
-        let owner = self.conn.get_selection_owner(self.atoms.clipboard)?.reply()?.owner;
+        let owner = self
+            .conn
+            .get_selection_owner(self.atoms.clipboard)?
+            .reply()?
+            .owner;
         if owner != self.window {
             lock(&self.state).owned = None;
-            return Err(PlatformError::Clipboard("could not take the CLIPBOARD selection"));
+            return Err(PlatformError::Clipboard(
+                "could not take the CLIPBOARD selection",
+            ));
         }
         Ok(())
     }
@@ -298,7 +304,7 @@ impl Worker {
                 self.conn.convert_selection(
                     self.window,
                     self.atoms.clipboard,
-                    AtomEnum::STRING,
+                    AtomEnum::STRING.into(),
                     self.atoms.property,
                     e.time,
                 )?;
@@ -307,7 +313,14 @@ impl Worker {
         }
         let reply = self
             .conn
-            .get_property(true, self.window, e.property, AtomEnum::ANY, 0, Self::max_read_words())?
+            .get_property(
+                true,
+                self.window,
+                e.property,
+                AtomEnum::ANY,
+                0,
+                Self::max_read_words(),
+            )?
             .reply()?;
         if reply.type_ == self.atoms.incr {
             // Deleting the property (done above) asks the owner for chunks.
@@ -325,7 +338,14 @@ impl Worker {
     fn on_incr_chunk(&mut self) -> Result<(), PlatformError> {
         let reply = self
             .conn
-            .get_property(true, self.window, self.atoms.property, AtomEnum::ANY, 0, Self::max_read_words())?
+            .get_property(
+                true,
+                self.window,
+                self.atoms.property,
+                AtomEnum::ANY,
+                0,
+                Self::max_read_words(),
+            )?
             .reply()?;
         let Some(incr) = self.incr.as_mut() else {
             return Ok(());
@@ -355,10 +375,16 @@ impl Worker {
     }
 
     fn on_request(&self, e: SelectionRequestEvent) -> Result<(), PlatformError> {
-        let property = if e.property == x11rb::NONE { e.target } else { e.property };
+        let property = if e.property == x11rb::NONE {
+            e.target
+        } else {
+            e.property
+        };
         let owned = lock(&self.state).owned.clone();
         let answered = match owned {
-            Some(text) if e.selection == self.atoms.clipboard => self.answer(&e, property, &text)?,
+            Some(text) if e.selection == self.atoms.clipboard => {
+                self.answer(&e, property, &text)?
+            }
             _ => false,
         };
         let notify = SelectionNotifyEvent {
@@ -370,25 +396,47 @@ impl Worker {
             target: e.target,
             property: if answered { property } else { x11rb::NONE },
         };
-        self.conn.send_event(false, e.requestor, EventMask::NO_EVENT, notify)?;
+        self.conn
+            .send_event(false, e.requestor, EventMask::NO_EVENT, notify)?;
         Ok(())
     }
 
     /// Writes the requested form of `text` on the requestor's property;
     /// false when the target is not offered or the text is too large.
-    fn answer(&self, e: &SelectionRequestEvent, property: Atom, text: &str) -> Result<bool, PlatformError> {
+    fn answer(
+        &self,
+        e: &SelectionRequestEvent,
+        property: Atom,
+        text: &str,
+    ) -> Result<bool, PlatformError> {
         let a = &self.atoms;
         let limit = self.conn.maximum_request_bytes().saturating_sub(64);
         if e.target == a.targets {
-            let targets = [a.targets, a.utf8, a.text, u32::from(AtomEnum::STRING), a.timestamp];
-            self.conn
-                .change_property32(PropMode::REPLACE, e.requestor, property, AtomEnum::ATOM, &targets)?;
+            let targets = [
+                a.targets,
+                a.utf8,
+                a.text,
+                u32::from(AtomEnum::STRING),
+                a.timestamp,
+            ];
+            self.conn.change_property32(
+                PropMode::REPLACE,
+                e.requestor,
+                property,
+                AtomEnum::ATOM,
+                &targets,
+            )?;
         } else if e.target == a.utf8 || e.target == a.text {
             if text.len() > limit {
                 return Ok(false);
             }
-            self.conn
-                .change_property8(PropMode::REPLACE, e.requestor, property, a.utf8, text.as_bytes())?;
+            self.conn.change_property8(
+                PropMode::REPLACE,
+                e.requestor,
+                property,
+                a.utf8,
+                text.as_bytes(),
+            )?;
         } else if e.target == u32::from(AtomEnum::STRING) {
             let latin1: Vec<u8> = text
                 .chars()
@@ -397,8 +445,13 @@ impl Worker {
             if latin1.len() > limit {
                 return Ok(false);
             }
-            self.conn
-                .change_property8(PropMode::REPLACE, e.requestor, property, AtomEnum::STRING, &latin1)?;
+            self.conn.change_property8(
+                PropMode::REPLACE,
+                e.requestor,
+                property,
+                AtomEnum::STRING,
+                &latin1,
+            )?;
         } else if e.target == a.timestamp {
             self.conn.change_property32(
                 PropMode::REPLACE,

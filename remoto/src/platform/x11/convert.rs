@@ -46,7 +46,10 @@ impl PixelLayout {
             .iter()
             .find(|f| f.depth == root.root_depth)
             .ok_or_else(|| {
-                PlatformError::UnsupportedFormat(format!("no pixmap format for depth {}", root.root_depth))
+                PlatformError::UnsupportedFormat(format!(
+                    "no pixmap format for depth {}",
+                    root.root_depth
+                ))
             })?;
         let layout = Self {
             bits_per_pixel: format.bits_per_pixel,
@@ -131,7 +134,9 @@ impl PixelLayout {
         if self.big_endian {
             c.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b))
         } else {
-            c.iter().rev().fold(0u32, |acc, &b| (acc << 8) | u32::from(b))
+            c.iter()
+                .rev()
+                .fold(0u32, |acc, &b| (acc << 8) | u32::from(b))
         }
     }
 }
@@ -210,7 +215,11 @@ mod tests {
         let l = layout(16, false, 0xf800, 0x07e0, 0x001f);
         assert_eq!(l.stride(3), 8);
         let mut fb = Framebuffer::new(2, 1).unwrap();
-        let src = 0xffffu16.to_le_bytes().into_iter().chain(0xf800u16.to_le_bytes()).collect::<Vec<_>>();
+        let src = 0xffffu16
+            .to_le_bytes()
+            .into_iter()
+            .chain(0xf800u16.to_le_bytes())
+            .collect::<Vec<_>>();
         assert!(l.convert(&src, 4, &mut fb, Rect::new(0, 0, 2, 1)));
         assert_eq!(fb.pixels(), &[0xffffff, 0xff0000]);
     }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{
-    BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, ConnectionExt as _, KEY_PRESS_EVENT, KEY_RELEASE_EVENT,
-    MOTION_NOTIFY_EVENT, Mapping, Window,
+    BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, ConnectionExt as _, KEY_PRESS_EVENT,
+    KEY_RELEASE_EVENT, MOTION_NOTIFY_EVENT, Mapping, Window,
 };
 use x11rb::protocol::xtest;
 use x11rb::rust_connection::RustConnection;
@@ -82,13 +82,33 @@ impl X11Input {
         &self.keymap
     }
 
+    /// Waits until the server has processed everything sent so far (one
+    /// round trip): afterwards other clients see the injected input.
+    pub fn sync(&self) -> Result<(), PlatformError> {
+        self.conn.get_input_focus()?.reply()?;
+        Ok(())
+    }
+
     fn fake(&self, kind: u8, detail: u8, x: i16, y: i16) -> Result<(), PlatformError> {
-        xtest::fake_input(&self.conn, kind, detail, x11rb::CURRENT_TIME, self.root, x, y, 0)?;
+        xtest::fake_input(
+            &self.conn,
+            kind,
+            detail,
+            x11rb::CURRENT_TIME,
+            self.root,
+            x,
+            y,
+            0,
+        )?;
         Ok(())
     }
 
     fn fake_key(&self, down: bool, keycode: u8) -> Result<(), PlatformError> {
-        let kind = if down { KEY_PRESS_EVENT } else { KEY_RELEASE_EVENT };
+        let kind = if down {
+            KEY_PRESS_EVENT
+        } else {
+            KEY_RELEASE_EVENT
+        };
         self.fake(kind, keycode, 0, 0)
     }
 
@@ -159,7 +179,13 @@ impl X11Input {
             } else {
                 self.fake_key(true, place.keycode)?;
             }
-            self.held.insert(keysym, Held { keycode: place.keycode, remapped: false });
+            self.held.insert(
+                keysym,
+                Held {
+                    keycode: place.keycode,
+                    remapped: false,
+                },
+            );
             return Ok(());
         }
         let in_use: Vec<u8> = self.held.values().map(|h| h.keycode).collect();
@@ -168,7 +194,13 @@ impl X11Input {
         };
         self.remap(spare, keysym)?;
         self.fake_key(true, spare)?;
-        self.held.insert(keysym, Held { keycode: spare, remapped: true });
+        self.held.insert(
+            keysym,
+            Held {
+                keycode: spare,
+                remapped: true,
+            },
+        );
         Ok(())
     }
 

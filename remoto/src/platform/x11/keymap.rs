@@ -75,10 +75,16 @@ impl Keymap {
         for (keycode, syms) in self.keycodes() {
             let (l0, l1) = Self::levels(syms);
             if l0 == keysym {
-                return Some(KeyPlace { keycode, shift: false });
+                return Some(KeyPlace {
+                    keycode,
+                    shift: false,
+                });
             }
             if l1 == keysym && shifted.is_none() {
-                shifted = Some(KeyPlace { keycode, shift: true });
+                shifted = Some(KeyPlace {
+                    keycode,
+                    shift: true,
+                });
             }
         }
         shifted
@@ -148,10 +154,34 @@ mod tests {
     #[test]
     fn lookup_levels() {
         let m = map();
-        assert_eq!(m.lookup(0x61), Some(KeyPlace { keycode: 8, shift: false }));
-        assert_eq!(m.lookup(0x41), Some(KeyPlace { keycode: 8, shift: true }));
-        assert_eq!(m.lookup(0x21), Some(KeyPlace { keycode: 9, shift: true }));
-        assert_eq!(m.lookup(0x42), Some(KeyPlace { keycode: 11, shift: true }));
+        assert_eq!(
+            m.lookup(0x61),
+            Some(KeyPlace {
+                keycode: 8,
+                shift: false
+            })
+        );
+        assert_eq!(
+            m.lookup(0x41),
+            Some(KeyPlace {
+                keycode: 8,
+                shift: true
+            })
+        );
+        assert_eq!(
+            m.lookup(0x21),
+            Some(KeyPlace {
+                keycode: 9,
+                shift: true
+            })
+        );
+        assert_eq!(
+            m.lookup(0x42),
+            Some(KeyPlace {
+                keycode: 11,
+                shift: true
+            })
+        );
         assert_eq!(m.lookup(0x20ac), None);
         assert_eq!(m.lookup(0), None);
         assert!(m.shift_matters(8));
@@ -163,7 +193,13 @@ mod tests {
         let mut m = map();
         assert_eq!(m.spare_keycodes(), vec![10]);
         m.set(10, &[0x20ac, 0x20ac]);
-        assert_eq!(m.lookup(0x20ac), Some(KeyPlace { keycode: 10, shift: false }));
+        assert_eq!(
+            m.lookup(0x20ac),
+            Some(KeyPlace {
+                keycode: 10,
+                shift: false
+            })
+        );
         assert!(m.spare_keycodes().is_empty());
         m.set(7, &[1]);
         m.set(200, &[1]);

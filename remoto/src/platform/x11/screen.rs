@@ -67,7 +67,10 @@ impl X11Screen {
 
     /// Opens `display` (`None`: `$DISPLAY`). Needs DAMAGE and XFIXES ≥ 2;
     /// RANDR and MIT-SHM are used when present.
-    pub fn open_with(display: Option<&str>, options: CaptureOptions) -> Result<Self, PlatformError> {
+    pub fn open_with(
+        display: Option<&str>,
+        options: CaptureOptions,
+    ) -> Result<Self, PlatformError> {
         let (conn, screen_num) = x11rb::connect(display)?;
         let layout = PixelLayout::from_setup(conn.setup(), screen_num)?;
         let (root, width, height) = {
@@ -89,7 +92,10 @@ impl X11Screen {
         let region = conn.generate_id()?;
         xfixes::create_region(&conn, region, &[])?;
         xfixes::select_cursor_input(&conn, root, xfixes::CursorNotifyMask::DISPLAY_CURSOR)?;
-        if conn.extension_information(randr::X11_EXTENSION_NAME)?.is_some() {
+        if conn
+            .extension_information(randr::X11_EXTENSION_NAME)?
+            .is_some()
+        {
             randr::query_version(&conn, 1, 2)?.reply()?;
             randr::select_input(&conn, root, randr::NotifyMask::SCREEN_CHANGE)?;
         }
@@ -173,7 +179,7 @@ impl X11Screen {
             return None;
         }
         let attempt = || -> Result<ShmSegment, PlatformError> {
-            let v = shm::query_version(&self.conn, )?.reply()?;
+            let v = shm::query_version(&self.conn)?.reply()?;
             if (v.major_version, v.minor_version) < (1, 2) {
                 return Err(PlatformError::MissingExtension("MIT-SHM 1.2"));
             }
@@ -239,7 +245,11 @@ impl X11Screen {
     /// [`PlatformError::Reply`] for the caller to re-check the geometry.
     fn grab(&mut self, fb: &mut Framebuffer, r: Rect) -> Result<(), PlatformError> {
         let stride = self.layout.stride(r.w);
-        if self.shm.as_ref().is_some_and(|s| s.len() < stride * usize::from(r.h)) {
+        if self
+            .shm
+            .as_ref()
+            .is_some_and(|s| s.len() < stride * usize::from(r.h))
+        {
             // The screen grew: a bigger segment for the new size.
             if let Some(old) = self.shm.take() {
                 old.detach(&self.conn)?;
@@ -272,12 +282,22 @@ impl X11Screen {
         }
         let reply = self
             .conn
-            .get_image(ImageFormat::Z_PIXMAP, self.root, r.x as i16, r.y as i16, r.w, r.h, !0)?
+            .get_image(
+                ImageFormat::Z_PIXMAP,
+                self.root,
+                r.x as i16,
+                r.y as i16,
+                r.w,
+                r.h,
+                !0,
+            )?
             .reply()?;
         if self.layout.convert(&reply.data, stride, fb, r) {
             Ok(())
         } else {
-            Err(PlatformError::UnsupportedFormat("short GetImage reply".into()))
+            Err(PlatformError::UnsupportedFormat(
+                "short GetImage reply".into(),
+            ))
         }
     }
 }
@@ -310,7 +330,11 @@ impl ScreenSource for X11Screen {
                 }
                 self.sync_fb(fb)?;
                 let r = region.clip_to(self.width, self.height);
-                if r.is_empty() { Ok(()) } else { self.grab(fb, r) }
+                if r.is_empty() {
+                    Ok(())
+                } else {
+                    self.grab(fb, r)
+                }
             }
             other => other,
         }
@@ -341,9 +365,8 @@ impl ScreenSource for X11Screen {
                 let y0 = i32::from(r.y).max(0);
                 let x1 = (i32::from(r.x) + i32::from(r.width)).min(i32::from(w));
                 let y1 = (i32::from(r.y) + i32::from(r.height)).min(i32::from(h));
-                (x1 > x0 && y1 > y0).then(|| {
-                    Rect::new(x0 as u16, y0 as u16, (x1 - x0) as u16, (y1 - y0) as u16)
-                })
+                (x1 > x0 && y1 > y0)
+                    .then(|| Rect::new(x0 as u16, y0 as u16, (x1 - x0) as u16, (y1 - y0) as u16))
             })
             .collect();
         if rects.len() > MAX_DAMAGE_RECTS {

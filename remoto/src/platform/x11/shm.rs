@@ -29,7 +29,8 @@ impl ShmSegment {
     /// (e.g. a remote display).
     pub fn new(conn: &impl Connection, size: usize) -> Result<Self, PlatformError> {
         let size = size.max(4096);
-        let fd = memfd_create("remoto-capture", MemfdFlags::CLOEXEC).map_err(std::io::Error::from)?;
+        let fd =
+            memfd_create("remoto-capture", MemfdFlags::CLOEXEC).map_err(std::io::Error::from)?;
         ftruncate(&fd, size as u64).map_err(std::io::Error::from)?;
         let for_server = fd.try_clone()?;
         let file = File::from(fd);
