@@ -167,11 +167,13 @@ pub fn customer_hello(profile: &Profile, screen: (u16, u16)) -> CustomerHello {
 }
 
 fn os_description() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release").ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-            .map(|v| v.trim_matches('"').to_string())
-    });
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
     match pretty {
         Some(p) => format!("{} ({p})", std::env::consts::OS),
         None => std::env::consts::OS.to_string(),
@@ -344,7 +346,9 @@ pub async fn run_session(
         }
     };
     let end = match (res, channel_end) {
-        (_, Some(ChannelError::Closed)) | (Ok(EndReason::ViewerClosed), None) => EndReason::ViewerClosed,
+        (_, Some(ChannelError::Closed)) | (Ok(EndReason::ViewerClosed), None) => {
+            EndReason::ViewerClosed
+        }
         (_, Some(e)) if !customer_closed => return Err(e.into()),
         (Ok(_), _) if customer_closed => EndReason::CustomerClosed,
         (Ok(r), _) => r,
@@ -377,7 +381,9 @@ async fn control_watcher(
         let on = *control.borrow_and_update();
         events(AppEvent::ControlChanged(on));
         if let Some(ctl) = &ctl {
-            let _ = ctl.send(ControlMessage::ConsentChanged { control: on }).await;
+            let _ = ctl
+                .send(ControlMessage::ConsentChanged { control: on })
+                .await;
         }
     }
     std::future::pending::<()>().await;

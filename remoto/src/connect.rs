@@ -194,8 +194,14 @@ mod tests {
 
     #[test]
     fn proxy_forms() {
-        assert_eq!(Proxy::parse("http://p.example:3128/").unwrap().address, "p.example:3128");
-        assert_eq!(Proxy::parse("127.0.0.1:8080").unwrap().address, "127.0.0.1:8080");
+        assert_eq!(
+            Proxy::parse("http://p.example:3128/").unwrap().address,
+            "p.example:3128"
+        );
+        assert_eq!(
+            Proxy::parse("127.0.0.1:8080").unwrap().address,
+            "127.0.0.1:8080"
+        );
         assert!(Proxy::parse("http://p.example").is_err());
         assert!(Proxy::parse("http://u:p@p.example:80").is_err());
         assert!(Proxy::parse("http://p:0").is_err());
@@ -203,7 +209,10 @@ mod tests {
 
     #[test]
     fn status_line() {
-        assert_eq!(parse_status(b"HTTP/1.1 200 Connection established\r\n\r\n"), Some(200));
+        assert_eq!(
+            parse_status(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Some(200)
+        );
         assert_eq!(parse_status(b"HTTP/1.0 403 Forbidden\r\n\r\n"), Some(403));
         assert_eq!(parse_status(b"SSH-2.0\r\n\r\n"), None);
     }
@@ -212,8 +221,12 @@ mod tests {
     async fn unreachable_endpoints_are_all_reported() {
         // Port 1 on loopback: refused at once.
         let eps = vec!["127.0.0.1:1".to_string(), "[::1]:1".to_string()];
-        let err = connect_any(&eps, None, Duration::from_secs(5), &()).await.unwrap_err();
-        let ConnectError::AllFailed(f) = &err else { panic!("{err:?}") };
+        let err = connect_any(&eps, None, Duration::from_secs(5), &())
+            .await
+            .unwrap_err();
+        let ConnectError::AllFailed(f) = &err else {
+            panic!("{err:?}")
+        };
         assert_eq!(f.len(), 2);
         assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
     }

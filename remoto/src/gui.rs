@@ -2,9 +2,12 @@
 //! thread, the session of [`crate::app`] on a tokio runtime beside it.
 
 use crate::app::{self, AppEvent, SessionRequest};
-use crate::platform::{InputSink, PlatformError, ScreenSource};
+use crate::platform::{Platform, PlatformError};
 use crate::session::EndReason as EngineEnd;
-use crate::ui::{self, EndReason, Language, PickerData, SessionUpdate, TechnicianEntry, Ui, UiAction, UpdateSender};
+use crate::ui::{
+    self, EndReason, Language, PickerData, SessionUpdate, TechnicianEntry, Ui, UiAction,
+    UpdateSender,
+};
 use profiles::LoadedProfile;
 use profiles::model::SessionCodePolicy;
 use std::sync::mpsc as std_mpsc;
@@ -43,7 +46,7 @@ pub fn picker_data(loaded: &LoadedProfile) -> PickerData {
     }
 }
 
-fn open_platform() -> Result<(Box<dyn ScreenSource>, Box<dyn InputSink>), PlatformError> {
+fn open_platform() -> Result<Platform, PlatformError> {
     let screen = crate::platform::x11::X11Screen::open(None)?;
     let input = crate::platform::x11::X11Input::open(None)?;
     Ok((Box::new(screen), Box::new(input)))
@@ -175,7 +178,10 @@ fn session_thread(
                         Err(e) => {
                             let mut detail = e.to_string();
                             if !profile.brand.phones.is_empty() {
-                                detail.push_str(&format!(". Call {}", profile.brand.phones.join(" / ")));
+                                detail.push_str(&format!(
+                                    ". Call {}",
+                                    profile.brand.phones.join(" / ")
+                                ));
                             }
                             updates.send(SessionUpdate::Failed { detail });
                         }

@@ -2,9 +2,9 @@
 //!
 //! The binary in `main.rs` is thin glue over these modules.
 #![deny(unsafe_code)]
-pub mod connect;
-pub mod platform;
-pub mod ui;
 pub mod app;
+pub mod connect;
 pub mod gui;
+pub mod platform;
 pub mod session;
+pub mod ui;

@@ -5,7 +5,7 @@
 use clap::{Parser, Subcommand};
 use profiles::LoadedProfile;
 use remoto::app::{self, AppError, AppEvent, Receipt, SessionRequest};
-use remoto::platform::{InputSink, PlatformError, ScreenSource};
+use remoto::platform::{Platform, PlatformError};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use tokio::sync::{oneshot, watch};
@@ -103,7 +103,10 @@ fn print_list(loaded: &LoadedProfile) {
         profiles::ProfileSource::Embedded => "built in",
         profiles::ProfileSource::Packed => "packed",
     };
-    println!("{} — {} ({source} technician list)", p.brand.name, p.brand.title);
+    println!(
+        "{} — {} ({source} technician list)",
+        p.brand.name, p.brand.title
+    );
     for t in &p.technicians {
         let mode = if t.is_crypto() {
             "crypto"
@@ -111,14 +114,16 @@ fn print_list(loaded: &LoadedProfile) {
             "clear (NOT encrypted)"
         };
         let endpoints: Vec<String> = t.endpoints.iter().map(|e| e.to_string()).collect();
-        let label = t.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let label = t
+            .label
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
         println!("{}{label}\t{mode}\t{}", t.id, endpoints.join(", "));
     }
 }
 
-fn open_platform(
-    display: Option<&str>,
-) -> Result<(Box<dyn ScreenSource>, Box<dyn InputSink>), PlatformError> {
+fn open_platform(display: Option<&str>) -> Result<Platform, PlatformError> {
     let screen = remoto::platform::x11::X11Screen::open(display)?;
     let input = remoto::platform::x11::X11Input::open(display)?;
     Ok((Box::new(screen), Box::new(input)))
@@ -170,19 +175,30 @@ fn connect_headless(
     let profile = &loaded.profile;
     let Some(tech) = profile.technician(id) else {
         let ids: Vec<&str> = profile.technicians.iter().map(|t| t.id.as_str()).collect();
-        eprintln!("remoto: no technician {id:?} in this Remoto (there are: {})", ids.join(", "));
+        eprintln!(
+            "remoto: no technician {id:?} in this Remoto (there are: {})",
+            ids.join(", ")
+        );
         return ExitCode::from(2);
     };
     if tech.session_code == profiles::model::SessionCodePolicy::Required && code.is_none() {
-        eprintln!("remoto: technician {} requires the one-time session code: pass --code NNNNNNNN", tech.id);
+        eprintln!(
+            "remoto: technician {} requires the one-time session code: pass --code NNNNNNNN",
+            tech.id
+        );
         return ExitCode::from(2);
     }
     if allow_control && !app::control_allowed_by_policy(profile) {
-        eprintln!("remoto: this Remoto is view-only: the technician can never control this computer");
+        eprintln!(
+            "remoto: this Remoto is view-only: the technician can never control this computer"
+        );
         return ExitCode::from(2);
     }
     if !tech.is_crypto() {
-        println!("WARNING: technician {} is a clear (NOT encrypted) entry: anyone on the network path can see your screen", tech.id);
+        println!(
+            "WARNING: technician {} is a clear (NOT encrypted) entry: anyone on the network path can see your screen",
+            tech.id
+        );
     }
     if !yes {
         print!("Share your screen with technician {}? [y/N] ", tech.id);
@@ -241,14 +257,22 @@ fn connect_headless(
         match e {
             AppEvent::Trying(eps) => println!("connecting to {}", eps.join(", ")),
             AppEvent::Reached(ep) => println!("connected to {ep}"),
-            AppEvent::Secured { sas } => println!("SAS: {sas}  (check that the technician sees the same code)"),
+            AppEvent::Secured { sas } => {
+                println!("SAS: {sas}  (check that the technician sees the same code)")
+            }
             AppEvent::WaitingForTechnician => println!("waiting for the technician to accept…"),
             AppEvent::Sharing { encrypted, control } => println!(
                 "sharing the screen ({}), control {}",
-                if encrypted { "encrypted" } else { "NOT ENCRYPTED" },
+                if encrypted {
+                    "encrypted"
+                } else {
+                    "NOT ENCRYPTED"
+                },
                 if control { "allowed" } else { "not allowed" }
             ),
-            AppEvent::ControlChanged(on) => println!("control {}", if on { "allowed" } else { "stopped" }),
+            AppEvent::ControlChanged(on) => {
+                println!("control {}", if on { "allowed" } else { "stopped" })
+            }
         }
         let _ = std::io::stdout().flush();
     };
@@ -283,7 +307,9 @@ fn connect_headless(
 
 fn run_window(loaded: LoadedProfile) -> ExitCode {
     if !std::io::stdout().is_terminal() && std::env::var_os("DISPLAY").is_none() {
-        eprintln!("remoto: no display to show the window on (DISPLAY is not set); use `remoto connect ID`");
+        eprintln!(
+            "remoto: no display to show the window on (DISPLAY is not set); use `remoto connect ID`"
+        );
         return ExitCode::from(2);
     }
     match remoto::gui::run(loaded) {

@@ -115,7 +115,10 @@ struct Captured {
 
 /// Runs one RFB session over `stream` until the viewer leaves, the
 /// customer closes, or something fails.
-pub async fn run<S>(stream: S, parts: EngineParts) -> (Result<EndReason, SessionError>, SessionStats)
+pub async fn run<S>(
+    stream: S,
+    parts: EngineParts,
+) -> (Result<EndReason, SessionError>, SessionStats)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -420,7 +423,13 @@ fn capture_loop(
             }
         };
         let Some(req) = req else { continue };
-        let result = capture_now(&mut *screen, &mut scratch, &mut pending, req.full, cursor_dirty);
+        let result = capture_now(
+            &mut *screen,
+            &mut scratch,
+            &mut pending,
+            req.full,
+            cursor_dirty,
+        );
         cursor_dirty = false;
         let _ = req.reply.send(result);
     }
@@ -460,8 +469,15 @@ fn capture_now(
             areas.push((r, px));
         }
     }
+    // The cursor is cosmetic: if the display will not give its image (XFIXES
+    // may answer BadAccess while the pointer is grabbed or blank), keep the
+    // old one rather than end the session.
     let cursor = if check_cursor {
-        screen.cursor()?.and_then(|c| c.to_shape().ok())
+        screen
+            .cursor()
+            .ok()
+            .flatten()
+            .and_then(|c| c.to_shape().ok())
     } else {
         None
     };
@@ -552,7 +568,10 @@ mod tests {
         px[66 * 130 + 129] = 2; // tile (2,1), row 66
         let mut dirty = Vec::new();
         changed_tiles(&fb, area, &px, &mut dirty);
-        assert_eq!(dirty, vec![Rect::new(64, 5, 64, 1), Rect::new(128, 66, 2, 1)]);
+        assert_eq!(
+            dirty,
+            vec![Rect::new(64, 5, 64, 1), Rect::new(128, 66, 2, 1)]
+        );
     }
 
     #[test]

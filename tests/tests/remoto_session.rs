@@ -184,7 +184,7 @@ fn assert_clean_exit(remoto: &mut Remoto, timeout: Duration) {
 #[test]
 fn list() {
     let art = Artifacts::new("remoto_list");
-    let out = run_ok(command(remoto_bin(), ["--list"]), TIMEOUT);
+    let out = run_ok(&mut command(remoto_bin(), ["--list"]), TIMEOUT);
     let text = out.stdout_text();
     art.write("remoto.stdout.log", &text);
     let line = |id: &str| {

@@ -2,11 +2,11 @@
 //! window, logs, recordings, team tools). `main.rs` is thin glue.
 #![forbid(unsafe_code)]
 pub mod admission;
-pub mod log;
-pub mod keysym;
-pub mod window;
-pub mod recording;
 pub mod headless;
+pub mod keysym;
 pub mod listener;
+pub mod log;
+pub mod recording;
 pub mod session;
 pub mod team;
+pub mod window;

@@ -162,10 +162,9 @@ fn crypto_customer_pending_accept_session() {
     });
     writeln!(stdin, "accept {session}").expect("stdin");
     stdin.flush().expect("flush");
-    rt.block_on(tokio::time::timeout(
-        Duration::from_secs(10),
-        channel.events.wait_decision(),
-    ))
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), channel.events.wait_decision()).await
+    })
     .expect("decision in time")
     .expect("accepted");
 

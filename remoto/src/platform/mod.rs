@@ -96,13 +96,7 @@ impl CursorImage {
                     .copied()
                     .unwrap_or(0);
                 let a = p >> 24;
-                let unmul = |c: u32| {
-                    if a == 0 {
-                        0
-                    } else {
-                        ((c * 255 + a / 2) / a).min(255)
-                    }
-                };
+                let unmul = |c: u32| (c * 255 + a / 2).checked_div(a).unwrap_or(0).min(255);
                 let r = unmul((p >> 16) & 0xff);
                 let g = unmul((p >> 8) & 0xff);
                 let b = unmul(p & 0xff);
@@ -122,6 +116,9 @@ impl CursorImage {
         )
     }
 }
+
+/// A screen source and an input sink for one desktop.
+pub type Platform = (Box<dyn ScreenSource>, Box<dyn InputSink>);
 
 /// The screen being shared.
 pub trait ScreenSource: Send {

@@ -109,7 +109,7 @@ impl X11Clipboard {
         let (conn, screen_num) = x11rb::connect(display)?;
         require_extension(&conn, xfixes::X11_EXTENSION_NAME)?;
         xfixes::query_version(&conn, 5, 0)?.reply()?;
-        let root = conn.setup().roots[screen_num].root;
+        let root = super::screen_of(&conn, screen_num)?.root;
         let atoms = Atoms::intern(&conn)?;
         let window = conn.generate_id()?;
         conn.create_window(
@@ -212,13 +212,15 @@ impl Drop for X11Clipboard {
             .send_event(false, self.window, EventMask::NO_EVENT, wake)
             .map(|_| ())
             .and_then(|()| self.conn.flush());
-        if let Some(worker) = self.worker.take() {
-            if sent.is_ok() {
-                match worker.join() {
-                    Ok(Err(e)) => tracing::debug!("clipboard worker ended: {e}"),
-                    Ok(Ok(())) => {}
-                    Err(_) => tracing::warn!("clipboard worker panicked"),
-                }
+        // Without the wake-up the worker may block for ever: leave it then
+        // (it ends with the connection, at the latest with the process).
+        if let Some(worker) = self.worker.take()
+            && sent.is_ok()
+        {
+            match worker.join() {
+                Ok(Err(e)) => tracing::debug!("clipboard worker ended: {e}"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::warn!("clipboard worker panicked"),
             }
         }
     }
@@ -253,20 +255,21 @@ impl Worker {
                 return Ok(());
             }
             match event {
-                Event::XfixesSelectionNotify(e) if e.selection == self.atoms.clipboard => {
-                    if e.owner != self.window {
-                        lock(&self.state).owned = None;
-                        if e.owner != x11rb::NONE {
-                            self.tried_string = false;
-                            self.incr = None;
-                            self.conn.convert_selection(
-                                self.window,
-                                self.atoms.clipboard,
-                                self.atoms.utf8,
-                                self.atoms.property,
-                                e.selection_timestamp,
-                            )?;
-                        }
+                // Another program (or nobody) owns CLIPBOARD now.
+                Event::XfixesSelectionNotify(e)
+                    if e.selection == self.atoms.clipboard && e.owner != self.window =>
+                {
+                    lock(&self.state).owned = None;
+                    if e.owner != x11rb::NONE {
+                        self.tried_string = false;
+                        self.incr = None;
+                        self.conn.convert_selection(
+                            self.window,
+                            self.atoms.clipboard,
+                            self.atoms.utf8,
+                            self.atoms.property,
+                            e.selection_timestamp,
+                        )?;
                     }
                 }
                 Event::SelectionNotify(e) => self.on_converted(e)?,

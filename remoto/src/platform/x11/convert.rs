@@ -197,7 +197,7 @@ mod tests {
         let l = layout(32, false, 0xff0000, 0xff00, 0xff);
         let mut fb = Framebuffer::new(2, 2).unwrap();
         let src = [0x33, 0x66, 0x99, 0xaa, 1, 2, 3, 4];
-        assert!(l.convert(&src, 8, &mut fb, Rect::new(1, 1, 2, 1)) == false);
+        assert!(!l.convert(&src, 8, &mut fb, Rect::new(1, 1, 2, 1)));
         assert!(l.convert(&src, 8, &mut fb, Rect::new(0, 1, 2, 1)));
         assert_eq!(fb.pixels(), &[0, 0, 0x996633, 0x030201]);
     }

@@ -55,7 +55,7 @@ impl X11Input {
         let (conn, screen_num) = x11rb::connect(display)?;
         require_extension(&conn, xtest::X11_EXTENSION_NAME)?;
         xtest::get_version(&conn, 2, 2)?.reply()?;
-        let root = conn.setup().roots[screen_num].root;
+        let root = super::screen_of(&conn, screen_num)?.root;
         let keymap = read_keymap(&conn)?;
         let spares = keymap.spare_keycodes();
         let clipboard = match X11Clipboard::open(display) {

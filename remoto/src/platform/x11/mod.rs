@@ -41,6 +41,17 @@ fn require_extension(
     }
 }
 
+/// Screen `n` of the display, or [`PlatformError::UnsupportedFormat`].
+fn screen_of(
+    conn: &impl x11rb::connection::Connection,
+    n: usize,
+) -> Result<&x11rb::protocol::xproto::Screen, PlatformError> {
+    conn.setup()
+        .roots
+        .get(n)
+        .ok_or_else(|| PlatformError::UnsupportedFormat(format!("the display has no screen {n}")))
+}
+
 /// Blocks until `fd` is readable or `timeout` passes (`None`: no limit).
 /// Returns true when readable. An interrupted wait counts as "not yet".
 fn wait_readable(fd: impl AsFd, timeout: Option<Duration>) -> Result<bool, PlatformError> {

@@ -74,7 +74,7 @@ impl X11Screen {
         let (conn, screen_num) = x11rb::connect(display)?;
         let layout = PixelLayout::from_setup(conn.setup(), screen_num)?;
         let (root, width, height) = {
-            let s = &conn.setup().roots[screen_num];
+            let s = super::screen_of(&conn, screen_num)?;
             (s.root, s.width_in_pixels, s.height_in_pixels)
         };
         Framebuffer::check(width, height)?;
