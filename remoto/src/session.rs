@@ -236,6 +236,7 @@ where
         tokio::select! {
             biased;
             _ = &mut close => {
+                close_gracefully(&mut stream, &mut buf).await;
                 return Ok(EndReason::CustomerClosed);
             }
             n = stream.read(&mut buf) => {
@@ -261,6 +262,20 @@ where
             }
         }
     }
+}
+
+/// Ends the connection with a FIN rather than a reset: stop sending, then
+/// read and discard what the viewer still had in flight (briefly).
+async fn close_gracefully<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, buf: &mut [u8]) {
+    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Ok(n) = stream.read(buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn handle_event(
