@@ -16,8 +16,8 @@ for tool in Xvfb xsetroot xterm; do
   command -v "$tool" >/dev/null || { echo "demo: $tool is missing: run 'bash .ci/install-deps.sh' first (installs Xvfb and friends)"; exit 1; }
 done
 echo "demo: building (first time takes a few minutes)…"
-cargo build --quiet --release -p viewer -p remoto
-BIN=${CARGO_TARGET_DIR:-target}/release
+cargo build --quiet -p viewer -p remoto
+BIN=${CARGO_TARGET_DIR:-target}/debug
 WORK=$(mktemp -d /tmp/remoto-demo.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -28,7 +28,7 @@ for n in $(seq 70 99); do [ -e /tmp/.X11-unix/X$n ] || { CUST=:$n; break; }; don
 Xvfb "$CUST" -screen 0 1280x800x24 -noreset -nolisten tcp >"$WORK/xvfb.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${CUST#:}" ] && break; sleep 0.1; done
 DISPLAY=$CUST xsetroot -solid '#2a6f97'
-DISPLAY=$CUST xterm -geometry 90x24+80+60 -fa Monospace -fs 12 -e bash -c 'echo "This is the customer desktop ($CUST)."; echo "Type here: what you type in the viewer arrives once control is allowed."; exec bash' & PIDS+=($!)
+CUST=$CUST DISPLAY=$CUST xterm -geometry 90x24+80+60 -fa Monospace -fs 12 -e bash -c 'echo "This is the customer desktop ($CUST)."; echo "Type here: what you type in the viewer arrives once control is allowed."; exec bash' & PIDS+=($!)
 
 # The technician's listening viewer, with the demo key (git does not keep
 # the file's 0600 mode, and the viewer refuses a key others can read).

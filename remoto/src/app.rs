@@ -346,13 +346,14 @@ pub async fn run_session(
         }
     };
     let end = match (res, channel_end) {
+        // After Close the viewer hangs up too: that is still the customer's close.
+        _ if customer_closed => EndReason::CustomerClosed,
         (_, Some(ChannelError::Closed)) | (Ok(EndReason::ViewerClosed), None) => {
             EndReason::ViewerClosed
         }
-        (_, Some(e)) if !customer_closed => return Err(e.into()),
-        (Ok(_), _) if customer_closed => EndReason::CustomerClosed,
-        (Ok(r), _) => r,
-        (Err(e), _) => return Err(e.into()),
+        (_, Some(e)) => return Err(e.into()),
+        (Ok(r), None) => r,
+        (Err(e), None) => return Err(e.into()),
     };
     Ok(Receipt {
         technician: tech_id,
