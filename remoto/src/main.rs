@@ -70,6 +70,11 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             eprintln!("remoto: {e}");
+            if let profiles::ProfileError::Trailer { .. } = e {
+                eprintln!(
+                    "This copy of Remoto is damaged: nothing was sent. Download it again from your support team."
+                );
+            }
             return ExitCode::from(3);
         }
     };
