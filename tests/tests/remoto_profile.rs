@@ -109,7 +109,7 @@ fn pack_repack_and_damaged_trailers() {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(&path, perm).expect("chmod");
         let (ok, out, err) = list(&path);
-        art.write(&format!("list-{name}.txt"), &format!("{out}\n{err}"));
+        art.write(&format!("list-{name}.txt"), format!("{out}\n{err}"));
         assert!(!ok, "{name}: a damaged Remoto listed technicians: {out}");
         assert!(
             err.contains("Remoto-") && err.contains("remoto:"),
