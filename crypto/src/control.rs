@@ -20,6 +20,7 @@
 //! kind 0x0a FileDone        { id: u32 }
 //! kind 0x0b SessionEnd      { reason: string ≤ 512 }
 //! kind 0x0c KeepAlive
+//! kind 0x0d Sharing         { state: string ≤ 64 }  ("all", "paused", "window", "monitor N")
 //! ```
 //!
 //! Trailing bytes, unknown kinds, other versions, over-long fields, control
@@ -40,6 +41,8 @@ pub const MAX_CHAT: usize = 4096;
 pub const MAX_FILE_NAME: usize = 255;
 /// Largest file-chunk payload, in bytes.
 pub const MAX_FILE_CHUNK: usize = 16 * 1024;
+/// Longest `Sharing` state, in bytes.
+pub const MAX_SHARING: usize = 64;
 /// Largest encoded control message, in bytes.
 pub const MAX_CONTROL_LEN: usize = 1 + 1 + 4 + 8 + 2 + MAX_FILE_CHUNK;
 
@@ -182,6 +185,12 @@ pub enum ControlMessage {
     },
     /// Nothing: keeps an idle connection alive.
     KeepAlive,
+    /// The customer changed what is shared (privacy controls): `all`,
+    /// `paused`, `window` or `monitor N`.
+    Sharing {
+        /// The new state, shown to the technician and logged.
+        state: String,
+    },
 }
 
 /// Why a control message was refused.
@@ -324,6 +333,7 @@ impl ControlMessage {
                 check_text("reason", reason, MAX_REASON, false)
             }
             ControlMessage::Chat { text } => check_text("text", text, MAX_CHAT, true),
+            ControlMessage::Sharing { state } => check_text("state", state, MAX_SHARING, false),
             ControlMessage::FileOffer { name, .. } => FileName::new(name.as_str()).map(|_| ()),
             ControlMessage::FileChunk { data, .. } if data.len() > MAX_FILE_CHUNK => {
                 Err(ControlError::TooLong {
@@ -393,6 +403,10 @@ impl ControlMessage {
                 put_bytes(out, reason.as_bytes());
             }
             ControlMessage::KeepAlive => out.push(0x0c),
+            ControlMessage::Sharing { state } => {
+                out.push(0x0d);
+                put_bytes(out, state.as_bytes());
+            }
         }
         Ok(())
     }
@@ -455,6 +469,9 @@ impl ControlMessage {
                 reason: r.text("reason", MAX_REASON, false)?,
             },
             0x0c => ControlMessage::KeepAlive,
+            0x0d => ControlMessage::Sharing {
+                state: r.text("state", MAX_SHARING, false)?,
+            },
             k => return Err(ControlError::UnknownKind(k)),
         };
         if !r.rest.is_empty() {
@@ -737,6 +754,9 @@ mod tests {
                 reason: "bye".into(),
             },
             ControlMessage::KeepAlive,
+            ControlMessage::Sharing {
+                state: "paused".into(),
+            },
         ]
     }
 

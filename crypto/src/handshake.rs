@@ -72,6 +72,12 @@ pub enum HandshakeError {
         "the answer did not authenticate: the other side is not the technician whose key is in the profile (or the session code is wrong)"
     )]
     NotTheTechnician,
+    /// The other side answered the Noise preamble with a plain RFB
+    /// ProtocolVersion: a stock VNC viewer, or a downgrade attempt.
+    #[error(
+        "the other side answered with plain, unencrypted VNC instead of the encrypted handshake: nothing was sent; it is not the technician's viewer, or someone tried to downgrade the connection"
+    )]
+    PlainRfb,
     /// A hello was refused.
     #[error("bad hello: {0}")]
     Hello(#[from] HelloError),
@@ -135,6 +141,8 @@ pub struct Initiator {
     hs: Option<HandshakeState>,
     mode: Mode,
     deframer: Deframer,
+    /// The first bytes received (up to 4), to recognise a plain RFB answer.
+    first: Vec<u8>,
 }
 
 impl std::fmt::Debug for Initiator {
@@ -182,6 +190,7 @@ impl Initiator {
                 hs: Some(hs),
                 mode,
                 deframer: Deframer::default(),
+                first: Vec::with_capacity(4),
             },
             out,
         ))
@@ -202,6 +211,15 @@ impl Initiator {
         let Some(mut hs) = self.hs.take() else {
             return Err(HandshakeError::State("the handshake is over"));
         };
+        if self.first.len() < 4 {
+            let take = (4 - self.first.len()).min(bytes.len());
+            self.first.extend_from_slice(&bytes[..take]);
+            // "RF" as a frame length (21062) exceeds any message 2, so a
+            // real answer never starts like an RFB ProtocolVersion.
+            if self.first.as_slice() == b"RFB " {
+                return Err(HandshakeError::PlainRfb);
+            }
+        }
         self.deframer.push(bytes)?;
         let frame = match self.deframer.next_frame()? {
             Some(f) => f.to_vec(),

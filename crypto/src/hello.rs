@@ -47,6 +47,17 @@ fn check_opt(field: &'static str, s: &Option<String>, max: usize) -> Result<(), 
     s.as_deref().map_or(Ok(()), |s| check(field, s, max))
 }
 
+/// Most entries in a list field (monitors, network interfaces).
+pub const MAX_LIST: usize = 16;
+
+fn check_list(field: &'static str, l: &Option<Vec<String>>) -> Result<(), HelloError> {
+    match l {
+        Some(l) if l.len() > MAX_LIST => Err(HelloError::Field { field }),
+        Some(l) => l.iter().try_for_each(|s| check(field, s, MAX_FIELD)),
+        None => Ok(()),
+    }
+}
+
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, HelloError> {
     let b = serde_json::to_vec(v).map_err(|e| HelloError::Malformed(e.to_string()))?;
     if b.len() > MAX_HELLO {
@@ -90,6 +101,19 @@ pub struct CustomerHello {
     /// User name, if the profile shares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
+    /// Monitors (e.g. `1920x1080+0+0`), if the profile shares the screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitors: Option<Vec<String>>,
+    /// Processor model and count, if the profile shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Installed memory (e.g. `15.6 GiB`), if the profile shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Network interfaces and their addresses (e.g. `eth0 192.0.2.7/24`),
+    /// if the profile shares them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Vec<String>>,
 }
 
 impl CustomerHello {
@@ -102,6 +126,10 @@ impl CustomerHello {
             screen: None,
             computer_name: None,
             user_name: None,
+            monitors: None,
+            cpu: None,
+            memory: None,
+            network: None,
         }
     }
 
@@ -113,7 +141,43 @@ impl CustomerHello {
         check("program_version", &self.program_version, MAX_FIELD)?;
         check("os", &self.os, MAX_FIELD)?;
         check_opt("computer_name", &self.computer_name, MAX_FIELD)?;
-        check_opt("user_name", &self.user_name, MAX_FIELD)
+        check_opt("user_name", &self.user_name, MAX_FIELD)?;
+        check_opt("cpu", &self.cpu, MAX_FIELD)?;
+        check_opt("memory", &self.memory, MAX_FIELD)?;
+        check_list("monitors", &self.monitors)?;
+        check_list("network", &self.network)
+    }
+
+    /// The shared system information as `(field, text)` pairs, in a fixed
+    /// order: what the customer is shown before connecting and what the
+    /// technician's viewer displays. Only fields present in the hello appear.
+    pub fn shared_fields(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        if !self.os.is_empty() {
+            v.push(("os", self.os.clone()));
+        }
+        if let Some(n) = &self.computer_name {
+            v.push(("computer_name", n.clone()));
+        }
+        if let Some(u) = &self.user_name {
+            v.push(("user_name", u.clone()));
+        }
+        if let Some(s) = self.screen {
+            v.push(("screen", format!("{}x{}", s.width, s.height)));
+        }
+        if let Some(m) = &self.monitors {
+            v.push(("monitors", m.join(", ")));
+        }
+        if let Some(c) = &self.cpu {
+            v.push(("cpu", c.clone()));
+        }
+        if let Some(m) = &self.memory {
+            v.push(("memory", m.clone()));
+        }
+        if let Some(n) = &self.network {
+            v.push(("network", n.join(", ")));
+        }
+        v
     }
 
     /// The handshake payload.
@@ -225,6 +289,15 @@ mod tests {
             CustomerHello::from_payload(&[b' '; 5000]),
             Err(HelloError::TooLarge(5000))
         ));
+        c.network = Some(vec!["eth0 192.0.2.7/24".into()]);
+        c.cpu = Some("4 x Test CPU".into());
+        let p = c.to_payload().unwrap();
+        assert_eq!(CustomerHello::from_payload(&p).unwrap(), c);
+        let fields: Vec<_> = c.shared_fields().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(fields, ["os", "user_name", "screen", "cpu", "network"]);
+        c.network = Some(vec!["x".into(); MAX_LIST + 1]);
+        assert!(c.to_payload().is_err());
+        c.network = None;
         c.computer_name = Some("a\u{1b}[31m".into());
         assert!(c.to_payload().is_err());
         let t = TechnicianHello::new(

@@ -11,9 +11,11 @@ pub mod detect;
 pub mod handshake;
 pub mod hello;
 pub mod keys;
+pub mod log;
 pub mod sas;
 pub mod session_code;
 pub mod tokio_io;
+pub mod transfer;
 pub mod transport;
 pub mod wire;
 

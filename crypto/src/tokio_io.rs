@@ -204,6 +204,12 @@ impl AsyncWrite for RfbStream {
 pub struct ControlSender(mpsc::Sender<ControlMessage>);
 
 impl ControlSender {
+    /// A sender over a plain queue (unit tests of the transfer code).
+    #[cfg(test)]
+    pub(crate) fn for_test(tx: mpsc::Sender<ControlMessage>) -> Self {
+        ControlSender(tx)
+    }
+
     /// Validates and queues a message; waits while the queue is full.
     pub async fn send(&self, msg: ControlMessage) -> Result<(), ChannelError> {
         msg.validate()?;

@@ -88,6 +88,12 @@ fn main() {
                         path: "(demo: nothing written)".into(),
                     });
                 }
+                // Chat, pause and file answers need a real session; the
+                // demo only prints them (see the `action:` lines).
+                UiAction::SendChat(_)
+                | UiAction::PauseSharing(_)
+                | UiAction::AcceptFile(_)
+                | UiAction::RefuseFile(_) => {}
             }
         }
     });

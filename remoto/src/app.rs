@@ -6,13 +6,17 @@
 //! The picker window and the headless `remoto connect` both drive this.
 
 use crate::connect::{self, ConnectError, Proxy};
+use crate::customer_log::{Journal, Summary};
+use crate::features::{Features, UserCommand};
 use crate::platform::{InputSink, PlatformError, ScreenSource};
+use crate::privacy::{Geometry, Privacy, PrivateScreen};
 use crate::session::{self, EndReason, EngineParts, SessionError, SessionNotice, SessionStats};
 use crypto::control::ControlMessage;
-use crypto::hello::{CustomerHello, Decision, ScreenSize};
+use crypto::hello::{CustomerHello, Decision};
 use crypto::session_code::SessionCode;
 use crypto::tokio_io::{ChannelError, InitiatorConfig, connect_initiator};
-use profiles::model::{Control, Profile, SystemInfo, Technician};
+use profiles::model::{Control, Profile, Technician};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -42,6 +46,50 @@ pub enum AppEvent {
     },
     /// The customer allowed or stopped control.
     ControlChanged(bool),
+    /// A chat line (with the local time `HH:MM:SS`).
+    Chat {
+        /// True when the technician wrote it.
+        from_technician: bool,
+        /// The text.
+        text: String,
+        /// Local time of day.
+        time: String,
+    },
+    /// The technician offers a file: accept (choosing where) or refuse.
+    FileOffered {
+        /// Transfer id (for `accept-file` / `refuse-file`).
+        id: u32,
+        /// The offered name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A transfer made progress.
+    FileProgress {
+        /// Transfer id.
+        id: u32,
+        /// True for a file coming from the technician.
+        incoming: bool,
+        /// Bytes so far.
+        done: u64,
+        /// Total bytes.
+        size: u64,
+    },
+    /// A transfer ended (`done`, `refused`, `cancelled`, `failed: …`).
+    FileFinished {
+        /// Transfer id.
+        id: u32,
+        /// True for a file coming from the technician.
+        incoming: bool,
+        /// File name.
+        name: String,
+        /// Outcome.
+        outcome: String,
+    },
+    /// What is shared changed (`all`, `paused`, `monitor N`, `window …`).
+    SharingChanged(String),
+    /// Something the customer should read (a refused command, an error).
+    Notice(String),
 }
 
 /// Why a session could not start or ended badly.
@@ -109,6 +157,8 @@ pub struct Receipt {
     pub end: EndReason,
     /// Transfer figures.
     pub stats: SessionStats,
+    /// Control, chat and files, with the session log for "Save log".
+    pub summary: Summary,
 }
 
 /// The customer's answers that the session needs.
@@ -127,6 +177,15 @@ pub struct SessionRequest<'a> {
     pub control: watch::Receiver<bool>,
     /// Resolves when the customer presses Close.
     pub close: oneshot::Receiver<()>,
+    /// What the hello sends (see [`crate::sysinfo::customer_hello`]); the
+    /// customer was shown its [`CustomerHello::shared_fields`].
+    pub hello: CustomerHello,
+    /// Chat, files and privacy commands from the panel or the console.
+    pub commands: mpsc::UnboundedReceiver<UserCommand>,
+    /// The privacy setting the capture applies.
+    pub privacy: Privacy,
+    /// Where windows and monitors are (for share-window / share-monitor).
+    pub geometry: Box<dyn Geometry>,
 }
 
 /// The control state a session starts with under the profile's policy.
@@ -141,43 +200,7 @@ pub fn control_allowed_by_policy(profile: &Profile) -> bool {
 
 /// The customer hello: only what the profile says is shared.
 pub fn customer_hello(profile: &Profile, screen: (u16, u16)) -> CustomerHello {
-    let share = &profile.session.share_system_info;
-    let os = if share.contains(&SystemInfo::Os) {
-        os_description()
-    } else {
-        String::new()
-    };
-    let mut hello = CustomerHello::new(env!("CARGO_PKG_VERSION"), &os);
-    if share.contains(&SystemInfo::Screen) {
-        hello.screen = Some(ScreenSize {
-            width: screen.0,
-            height: screen.1,
-        });
-    }
-    if share.contains(&SystemInfo::Hostname) {
-        hello.computer_name = hostname();
-    }
-    if share.contains(&SystemInfo::Username) {
-        hello.user_name = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .ok()
-            .filter(|u| !u.is_empty());
-    }
-    hello
-}
-
-fn os_description() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        });
-    match pretty {
-        Some(p) => format!("{} ({p})", std::env::consts::OS),
-        None => std::env::consts::OS.to_string(),
-    }
+    crate::sysinfo::customer_hello(profile, screen, &[])
 }
 
 fn hostname() -> Option<String> {
@@ -201,7 +224,14 @@ pub async fn run_session(
         input,
         mut control,
         close,
+        hello,
+        mut commands,
+        privacy,
+        geometry,
     } = req;
+    // Privacy masks are applied in the capture thread, before encoding.
+    let screen: Box<dyn ScreenSource> =
+        Box::new(PrivateScreen::new(screen, privacy.clone(), geometry));
     let tech_id = technician.id.clone();
     let proxy = match &profile.network.proxy {
         Some(ep) => Some(Proxy::parse(&ep.to_string()).map_err(AppError::Proxy)?),
@@ -221,6 +251,11 @@ pub async fn run_session(
     let (notice_tx, mut notice_rx) = mpsc::unbounded_channel::<SessionNotice>();
     // Drain notices; the UI learns what it needs from AppEvents.
     tokio::spawn(async move { while notice_rx.recv().await.is_some() {} });
+    let shared: BTreeMap<String, String> = hello
+        .shared_fields()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
 
     let Some(public_key) = technician.public_key() else {
         // Clear mode: plain RFB straight on the TCP stream.
@@ -228,13 +263,40 @@ pub async fn run_session(
             encrypted: false,
             control: *control.borrow(),
         });
+        let journal = Journal::start(&tech_id, BTreeMap::new(), None, &endpoint, false);
+        if *control.borrow() {
+            journal.consent(true);
+        }
         let started = Instant::now();
-        let watcher = control_watcher(control.clone(), events, None);
-        let (res, stats) = tokio::select! {
-            r = session::run(tcp, EngineParts { screen, input, name, control, close, notices: Some(notice_tx) }) => r,
-            _ = watcher => unreachable_watcher(),
+        let (mut feats, _internal) =
+            Features::new(&tech_id, journal.clone(), None, privacy, events);
+        let watcher = control_watcher(control.clone(), events, None, journal.clone());
+        let engine = session::run(
+            tcp,
+            EngineParts {
+                screen,
+                input,
+                name,
+                control,
+                close,
+                notices: Some(notice_tx),
+            },
+        );
+        tokio::pin!(engine);
+        tokio::pin!(watcher);
+        let mut commands_open = true;
+        let (res, stats) = loop {
+            tokio::select! {
+                r = &mut engine => break r,
+                _ = &mut watcher => break unreachable_watcher(),
+                c = commands.recv(), if commands_open => match c {
+                    Some(c) => feats.command(c).await,
+                    None => commands_open = false,
+                },
+            }
         };
         let end = res?;
+        let summary = journal.finish(end_text(&end), stats.bytes_received, stats.bytes_sent);
         return Ok(Receipt {
             technician: tech_id,
             endpoint,
@@ -243,6 +305,7 @@ pub async fn run_session(
             duration: started.elapsed(),
             end,
             stats,
+            summary,
         });
     };
 
@@ -252,7 +315,7 @@ pub async fn run_session(
     };
     let cfg = InitiatorConfig {
         technician: *public_key,
-        hello: customer_hello(profile, screen.size()),
+        hello,
         session_code: code,
         channel: Default::default(),
     };
@@ -297,17 +360,36 @@ pub async fn run_session(
         encrypted: true,
         control: *control.borrow(),
     });
+    let journal = Journal::start(&tech_id, shared, Some(sas.clone()), &endpoint, true);
     // Tell the technician the starting consent state.
     let control_now = *control.borrow_and_update();
+    if control_now {
+        journal.consent(true);
+    }
     let _ = ctl_tx
         .send(ControlMessage::ConsentChanged {
             control: control_now,
         })
         .await;
     let started = Instant::now();
+    let (mut feats, mut internal) = Features::new(
+        &tech_id,
+        journal.clone(),
+        Some(ctl_tx.clone()),
+        privacy,
+        events,
+    );
+    if feats.privacy_state() != "all" {
+        feats.announce_sharing().await;
+    }
     let (close_tx, close_rx) = oneshot::channel();
     let mut close = close;
-    let watcher = control_watcher(control.clone(), events, Some(ctl_tx.clone()));
+    let watcher = control_watcher(
+        control.clone(),
+        events,
+        Some(ctl_tx.clone()),
+        journal.clone(),
+    );
     let engine = session::run(
         rfb,
         EngineParts {
@@ -323,12 +405,14 @@ pub async fn run_session(
     let mut close_tx = Some(close_tx);
     let mut channel_end: Option<ChannelError> = None;
     let mut customer_closed = false;
+    let mut commands_open = true;
     tokio::pin!(watcher);
     let (res, stats) = loop {
         tokio::select! {
             r = &mut engine => break r,
             _ = &mut close, if close_tx.is_some() => {
                 customer_closed = true;
+                feats.stop_all();
                 let _ = ctl_tx.send(ControlMessage::SessionEnd { reason: "the customer closed Remoto".into() }).await;
                 if let Some(tx) = close_tx.take() { let _ = tx.send(()); }
             }
@@ -336,15 +420,21 @@ pub async fn run_session(
                 Ok(ControlMessage::SessionEnd { .. }) => {
                     if let Some(tx) = close_tx.take() { let _ = tx.send(()); }
                 }
-                Ok(_) => {}
+                Ok(m) => feats.control_message(m).await,
                 Err(e) => {
                     channel_end = Some(e);
                     if let Some(tx) = close_tx.take() { let _ = tx.send(()); }
                 }
             },
+            c = commands.recv(), if commands_open => match c {
+                Some(c) => feats.command(c).await,
+                None => commands_open = false,
+            },
+            Some(i) = internal.recv() => feats.internal(i).await,
             _ = &mut watcher => {}
         }
     };
+    feats.abort_incoming();
     let end = match (res, channel_end) {
         // After Close the viewer hangs up too: that is still the customer's close.
         _ if customer_closed => EndReason::CustomerClosed,
@@ -355,6 +445,7 @@ pub async fn run_session(
         (Ok(r), None) => r,
         (Err(e), None) => return Err(e.into()),
     };
+    let summary = journal.finish(end_text(&end), stats.bytes_received, stats.bytes_sent);
     Ok(Receipt {
         technician: tech_id,
         endpoint,
@@ -363,7 +454,15 @@ pub async fn run_session(
         duration: started.elapsed(),
         end,
         stats,
+        summary,
     })
+}
+
+fn end_text(end: &EndReason) -> &'static str {
+    match end {
+        EndReason::CustomerClosed => "the customer closed Remoto",
+        EndReason::ViewerClosed => "the technician ended the session",
+    }
 }
 
 fn unreachable_watcher() -> (Result<EndReason, SessionError>, SessionStats) {
@@ -372,15 +471,17 @@ fn unreachable_watcher() -> (Result<EndReason, SessionError>, SessionStats) {
     (Ok(EndReason::CustomerClosed), SessionStats::default())
 }
 
-/// Reports control changes and tells the technician (crypto mode).
+/// Reports control changes, logs them and tells the technician (crypto mode).
 async fn control_watcher(
     mut control: watch::Receiver<bool>,
     events: &(dyn Fn(AppEvent) + Send + Sync),
     ctl: Option<crypto::tokio_io::ControlSender>,
+    journal: Journal,
 ) {
     while control.changed().await.is_ok() {
         let on = *control.borrow_and_update();
         events(AppEvent::ControlChanged(on));
+        journal.consent(on);
         if let Some(ctl) = &ctl {
             let _ = ctl
                 .send(ControlMessage::ConsentChanged { control: on })

@@ -2,6 +2,7 @@
 //! thread, the session of [`crate::app`] on a tokio runtime beside it.
 
 use crate::app::{self, AppEvent, SessionRequest};
+use crate::features::UserCommand;
 use crate::platform::{Platform, PlatformError};
 use crate::session::EndReason as EngineEnd;
 use crate::ui::{
@@ -47,9 +48,7 @@ pub fn picker_data(loaded: &LoadedProfile) -> PickerData {
 }
 
 fn open_platform() -> Result<Platform, PlatformError> {
-    let screen = crate::platform::x11::X11Screen::open(None)?;
-    let input = crate::platform::x11::X11Input::open(None)?;
-    Ok((Box::new(screen), Box::new(input)))
+    crate::platform::open(None)
 }
 
 /// Shows the picker and runs sessions until the customer closes Remoto.
@@ -62,9 +61,10 @@ pub fn run(loaded: LoadedProfile) -> Result<(), GuiError> {
         .enable_all()
         .build()?;
     let handle = rt.handle().clone();
+    let tray_actions = action_tx.clone();
     std::thread::Builder::new()
         .name("session".into())
-        .spawn(move || session_thread(loaded, action_rx, updates, handle))?;
+        .spawn(move || session_thread(loaded, action_rx, updates, handle, tray_actions))?;
     let result = ui.run(move |action| {
         let _ = action_tx.send(action);
     });
@@ -78,16 +78,20 @@ fn session_thread(
     actions: std_mpsc::Receiver<UiAction>,
     updates: UpdateSender,
     rt: tokio::runtime::Handle,
+    tray_actions: std_mpsc::Sender<UiAction>,
 ) {
     let profile = &loaded.profile;
     let mut control_tx: Option<watch::Sender<bool>> = None;
     let mut close_tx: Option<oneshot::Sender<()>> = None;
+    let mut cmd_tx: Option<tokio::sync::mpsc::UnboundedSender<UserCommand>> = None;
     let (done_tx, done_rx) = std_mpsc::channel::<()>();
+    let last_log: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>> = Default::default();
     loop {
         // A finished session frees the slot.
         if done_rx.try_recv().is_ok() {
             control_tx = None;
             close_tx = None;
+            cmd_tx = None;
         }
         let action = match actions.recv_timeout(std::time::Duration::from_millis(200)) {
             Ok(a) => a,
@@ -121,6 +125,10 @@ fn session_thread(
                 let profile = profile.clone();
                 let updates = updates.clone();
                 let done = done_tx.clone();
+                let tray_actions = tray_actions.clone();
+                let last_log = last_log.clone();
+                let (ctx_cmd, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+                cmd_tx = Some(ctx_cmd);
                 rt.spawn(async move {
                     let tech_id = tech.id.clone();
                     let sas = std::sync::Mutex::new(None::<String>);
@@ -145,7 +153,48 @@ fn session_thread(
                         AppEvent::ControlChanged(on) => {
                             updates.send(SessionUpdate::ControlChanged(on));
                         }
+                        AppEvent::Chat {
+                            from_technician,
+                            text,
+                            time,
+                        } => {
+                            updates.send(SessionUpdate::Chat(ui::ChatLine {
+                                from_technician,
+                                time,
+                                text,
+                            }));
+                        }
+                        AppEvent::FileOffered { id, name, size } => {
+                            updates.send(SessionUpdate::FileOffered { id, name, size });
+                        }
+                        AppEvent::FileProgress { id, done, size, .. } => {
+                            let pct = (done * 100).checked_div(size).unwrap_or(100);
+                            updates.send(SessionUpdate::FileStatus {
+                                id,
+                                text: format!("file {id}: {pct}%"),
+                            });
+                        }
+                        AppEvent::FileFinished {
+                            id, name, outcome, ..
+                        } => {
+                            updates.send(SessionUpdate::FileStatus {
+                                id,
+                                text: format!("{name}: {outcome}"),
+                            });
+                        }
+                        AppEvent::SharingChanged(state) => {
+                            updates.send(SessionUpdate::SharingPaused(state == "paused"));
+                        }
+                        AppEvent::Notice(text) => {
+                            updates.send(SessionUpdate::FileStatus { id: 0, text });
+                        }
                     };
+                    let mut geometry = crate::privacy::open_geometry(None, screen.size());
+                    let hello = crate::sysinfo::customer_hello(
+                        &profile,
+                        screen.size(),
+                        &geometry.monitors(),
+                    );
                     let req = SessionRequest {
                         profile: &profile,
                         technician: &tech,
@@ -154,9 +203,22 @@ fn session_thread(
                         input,
                         control: crx,
                         close: clrx,
+                        hello,
+                        commands: cmd_rx,
+                        privacy: crate::privacy::Privacy::new(),
+                        geometry,
                     };
+                    // The tray icon (where the desktop has a tray) lives as
+                    // long as the attempt and the session.
+                    #[cfg(unix)]
+                    let _tray = crate::tray::for_session(&tech.id, tray_actions);
+                    #[cfg(not(unix))]
+                    drop(tray_actions);
                     match app::run_session(req, &ev).await {
                         Ok(receipt) => {
+                            *last_log.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(receipt.summary.log.clone());
+                            updates.send(SessionUpdate::Summary(summary_info(&receipt.summary)));
                             let reason = match receipt.end {
                                 EngineEnd::CustomerClosed => EndReason::CustomerClosed,
                                 EngineEnd::ViewerClosed => EndReason::TechnicianClosed,
@@ -201,11 +263,111 @@ fn session_thread(
                     let _ = tx.send(());
                 }
             }
+            UiAction::SendChat(text) => send_cmd(&cmd_tx, UserCommand::Chat(text)),
+            UiAction::PauseSharing(on) => send_cmd(
+                &cmd_tx,
+                UserCommand::Share(if on {
+                    crate::privacy::ShareMode::Paused
+                } else {
+                    crate::privacy::ShareMode::All
+                }),
+            ),
+            UiAction::AcceptFile(id) => send_cmd(
+                &cmd_tx,
+                UserCommand::AcceptFile {
+                    id,
+                    path: downloads_dir(),
+                    overwrite: false,
+                },
+            ),
+            UiAction::RefuseFile(id) => send_cmd(&cmd_tx, UserCommand::RefuseFile(id)),
             UiAction::SaveLog => {
-                updates.send(SessionUpdate::LogSaveFailed {
-                    detail: "saving the session log is not available yet".into(),
-                });
+                let log = last_log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match log {
+                    Some(log) => {
+                        let path = save_log_path();
+                        let update = match crate::customer_log::save_log(&path, &log, false) {
+                            Ok(()) => SessionUpdate::LogSaved {
+                                path: path.display().to_string(),
+                            },
+                            Err(e) => SessionUpdate::LogSaveFailed {
+                                detail: format!("{}: {e}", path.display()),
+                            },
+                        };
+                        updates.send(update);
+                    }
+                    None => {
+                        updates.send(SessionUpdate::LogSaveFailed {
+                            detail: "no session log to save".into(),
+                        });
+                    }
+                }
             }
         }
+    }
+}
+
+/// Where "Save log" writes in the window version: the customer's Documents
+/// folder (or home), named after the time, never replacing a file.
+fn save_log_path() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let docs = ["Documents", "Documenti"]
+        .iter()
+        .map(|d| home.join(d))
+        .find(|d| d.is_dir())
+        .unwrap_or(home);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    docs.join(format!("remoto-session-{secs}.jsonl"))
+}
+
+fn send_cmd(tx: &Option<tokio::sync::mpsc::UnboundedSender<UserCommand>>, cmd: UserCommand) {
+    if let Some(tx) = tx {
+        let _ = tx.send(cmd);
+    }
+}
+
+/// Where accepted files go in the window version: the customer's
+/// Downloads folder (or home); an existing file is never replaced.
+fn downloads_dir() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    ["Downloads", "Scaricati"]
+        .iter()
+        .map(|d| home.join(d))
+        .find(|d| d.is_dir())
+        .unwrap_or(home)
+}
+
+/// The receipt's extra rows from the session summary.
+fn summary_info(s: &crate::customer_log::Summary) -> ui::SummaryInfo {
+    ui::SummaryInfo {
+        started: s
+            .started_at
+            .get(..19)
+            .map(|t| format!("{} UTC", t.replace('T', " ")))
+            .unwrap_or_default(),
+        control_secs: s.control_granted.then_some(s.control_time.as_secs()),
+        chats: s.chats,
+        files: s
+            .files
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} ({}): {}",
+                    if f.to_customer { "↓" } else { "↑" },
+                    f.name,
+                    crate::ui::bytes(f.size),
+                    f.outcome
+                )
+            })
+            .collect(),
     }
 }

@@ -4,7 +4,13 @@
 #![deny(unsafe_code)]
 pub mod app;
 pub mod connect;
+pub mod customer_log;
+pub mod features;
 pub mod gui;
 pub mod platform;
+pub mod privacy;
 pub mod session;
+pub mod sysinfo;
+#[cfg(unix)]
+pub mod tray;
 pub mod ui;

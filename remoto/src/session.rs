@@ -219,15 +219,11 @@ where
             let full = !known || server.must_update();
             let captured = request_capture(req_tx, full).await?;
             damage_pending = false;
-            let (dirty, resized) = apply_capture(&mut fb, captured.size, &captured.areas, known)?;
+            let (dirty, moves, resized) =
+                apply_capture(&mut fb, captured.size, &captured.areas, known)?;
             known = true;
-            let sent = server.write_update(
-                &fb,
-                &dirty,
-                &[] as &[CopyMove],
-                captured.cursor.as_ref(),
-                resized,
-            )?;
+            let sent =
+                server.write_update(&fb, &dirty, &moves, captured.cursor.as_ref(), resized)?;
             if sent {
                 stats.updates += 1;
             }
@@ -332,22 +328,41 @@ async fn request_capture(
 
 /// Writes captured areas into `fb` and returns the tiles that really
 /// changed (all of them when the viewer has nothing yet or the size
-/// changed) and whether the size changed.
+/// changed), at most one detected move (scrolling: sent as CopyRect and
+/// already applied to `fb`), and whether the size changed.
 fn apply_capture(
     fb: &mut Framebuffer,
     size: (u16, u16),
     areas: &[(Rect, Vec<u32>)],
     known: bool,
-) -> Result<(Vec<Rect>, bool), SessionError> {
+) -> Result<(Vec<Rect>, Vec<CopyMove>, bool), SessionError> {
     let resized = size != (fb.width(), fb.height());
     if resized {
         fb.resize(size.0, size.1)
             .map_err(|e| SessionError::Platform(PlatformError::Size(e)))?;
     }
     let compare = known && !resized;
+    let (fw, fh) = (fb.width(), fb.height());
+    let valid =
+        |area: &Rect, pixels: &Vec<u32>| area.fits_in(fw, fh) && pixels.len() == area.area();
+    // Look for a scroll in the largest area against the picture the viewer
+    // has now (before any of this capture is written), and make the same
+    // copy the viewer will make: the tile comparison below then finds only
+    // what the copy did not already fix.
+    let mut moves = Vec::new();
+    if compare
+        && let Some((area, pixels)) = areas
+            .iter()
+            .filter(|(a, p)| valid(a, p))
+            .max_by_key(|(a, _)| a.area())
+        && let Some(m) = detect_vertical_move(fb, *area, pixels)
+        && fb.copy_within(m.src_x, m.src_y, m.dst)
+    {
+        moves.push(m);
+    }
     let mut dirty = Vec::new();
     for (area, pixels) in areas {
-        if !area.fits_in(fb.width(), fb.height()) || pixels.len() != area.area() {
+        if !valid(area, pixels) {
             continue;
         }
         if compare {
@@ -360,11 +375,101 @@ fn apply_capture(
     if resized {
         dirty = vec![fb.bounds()];
     }
-    Ok((dirty, resized))
+    Ok((dirty, moves, resized))
+}
+
+/// Smallest area worth looking for a scroll in.
+const MOVE_MIN_W: u16 = 64;
+/// Fewest rows a detected move must carry.
+const MOVE_MIN_ROWS: u16 = 16;
+
+/// A hash of one row of pixels.
+fn row_hash(row: &[u32]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ row.len() as u64;
+    for &p in row {
+        h = (h.rotate_left(5) ^ u64::from(p)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    h
+}
+
+/// Finds a vertical scroll inside `area`: the band of new rows that equal
+/// the old rows of `fb` (same columns) shifted by one common offset. Row
+/// hashes vote for the offset (rows of one colour do not vote: they match
+/// anywhere), then the longest band of exactly equal rows is taken.
+fn detect_vertical_move(fb: &Framebuffer, area: Rect, pixels: &[u32]) -> Option<CopyMove> {
+    if area.w < MOVE_MIN_W || area.h < MOVE_MIN_ROWS * 2 {
+        return None;
+    }
+    let (w, h) = (usize::from(area.w), usize::from(area.h));
+    let uniform = |row: &[u32]| row.iter().all(|&p| p == row[0]);
+    let new_row = |y: usize| &pixels[y * w..(y + 1) * w];
+    let old_row = |y: usize| fb.row(&area, y as u16);
+    // Old rows by hash (u16::MAX: the hash is on several rows).
+    let mut old: std::collections::HashMap<u64, u16> = std::collections::HashMap::with_capacity(h);
+    for y in 0..h {
+        let r = old_row(y);
+        if uniform(r) {
+            continue;
+        }
+        old.entry(row_hash(r))
+            .and_modify(|v| *v = u16::MAX)
+            .or_insert(y as u16);
+    }
+    if old.len() < usize::from(MOVE_MIN_ROWS) {
+        return None;
+    }
+    let mut votes: std::collections::HashMap<i32, u32> = std::collections::HashMap::new();
+    let mut unchanged = 0u32;
+    for y in 0..h {
+        let r = new_row(y);
+        if uniform(r) {
+            continue;
+        }
+        if let Some(&oy) = old.get(&row_hash(r))
+            && oy != u16::MAX
+        {
+            let off = i32::from(oy) - y as i32;
+            if off == 0 {
+                unchanged += 1;
+            } else {
+                *votes.entry(off).or_default() += 1;
+            }
+        }
+    }
+    let (&off, &n) = votes.iter().max_by_key(|&(_, n)| *n)?;
+    if n < u32::from(MOVE_MIN_ROWS) || n < unchanged {
+        return None;
+    }
+    // Longest band of new rows y with new[y] == old[y + off] exactly.
+    let ys = (0i32.max(-off) as usize)..((h as i32).min(h as i32 - off) as usize);
+    let (mut best, mut run_start) = ((0usize, 0usize), None);
+    for y in ys.clone().chain(std::iter::once(ys.end)) {
+        let same = y < ys.end && new_row(y) == old_row((y as i32 + off) as usize);
+        match (same, run_start) {
+            (true, None) => run_start = Some(y),
+            (false, Some(s)) => {
+                if y - s > best.1 - best.0 {
+                    best = (s, y);
+                }
+                run_start = None;
+            }
+            _ => {}
+        }
+    }
+    let (y0, y1) = best;
+    if y1 - y0 < usize::from(MOVE_MIN_ROWS) {
+        return None;
+    }
+    Some(CopyMove {
+        src_x: area.x,
+        src_y: (i32::from(area.y) + y0 as i32 + off) as u16,
+        dst: Rect::new(area.x, area.y + y0 as u16, area.w, (y1 - y0) as u16),
+    })
 }
 
 /// Appends the tiles of `area` whose new pixels differ from `fb`, each
-/// shrunk to the rows that changed.
+/// shrunk to the rows and columns that changed (so that a small change is
+/// sent as a small, often one-colour, rectangle).
 fn changed_tiles(fb: &Framebuffer, area: Rect, pixels: &[u32], dirty: &mut Vec<Rect>) {
     let stride = usize::from(area.w);
     let mut ty = 0u16;
@@ -376,16 +481,31 @@ fn changed_tiles(fb: &Framebuffer, area: Rect, pixels: &[u32], dirty: &mut Vec<R
             let tile = Rect::new(area.x + tx, area.y + ty, tw, th);
             let mut first = None;
             let mut last = 0;
+            let (mut left, mut right) = (usize::from(tw), 0usize);
             for dy in 0..th {
                 let start = usize::from(ty + dy) * stride + usize::from(tx);
                 let new = &pixels[start..start + usize::from(tw)];
-                if fb.row(&tile, dy) != new {
+                let old = fb.row(&tile, dy);
+                if old != new {
                     first.get_or_insert(dy);
                     last = dy;
+                    let l = old.iter().zip(new).position(|(a, b)| a != b).unwrap_or(0);
+                    let r = old
+                        .iter()
+                        .zip(new)
+                        .rposition(|(a, b)| a != b)
+                        .unwrap_or(usize::from(tw) - 1);
+                    left = left.min(l);
+                    right = right.max(r);
                 }
             }
             if let Some(f) = first {
-                dirty.push(Rect::new(tile.x, tile.y + f, tw, last - f + 1));
+                dirty.push(Rect::new(
+                    tile.x + left as u16,
+                    tile.y + f,
+                    (right - left + 1) as u16,
+                    last - f + 1,
+                ));
             }
             tx += tw;
         }
@@ -575,18 +695,88 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changed_tiles_finds_only_changed_rows() {
+    fn changed_tiles_finds_only_changed_rows_and_columns() {
         let fb = Framebuffer::new(130, 70).unwrap();
         let area = Rect::new(0, 0, 130, 70);
         let mut px = vec![0u32; area.area()];
         px[5 * 130 + 70] = 1; // tile (1,0), row 5
+        px[7 * 130 + 90] = 1; // tile (1,0), row 7
         px[66 * 130 + 129] = 2; // tile (2,1), row 66
         let mut dirty = Vec::new();
         changed_tiles(&fb, area, &px, &mut dirty);
         assert_eq!(
             dirty,
-            vec![Rect::new(64, 5, 64, 1), Rect::new(128, 66, 2, 1)]
+            vec![Rect::new(70, 5, 21, 3), Rect::new(129, 66, 1, 1)]
         );
+    }
+
+    /// A text-like picture: every row differs from its neighbours.
+    fn text_rows(w: u16, h: u16, seed: u32) -> Vec<u32> {
+        let mut v = Vec::with_capacity(usize::from(w) * usize::from(h));
+        for y in 0..u32::from(h) {
+            for x in 0..u32::from(w) {
+                let k = (y + seed).wrapping_mul(2_654_435_761) ^ (x / 3).wrapping_mul(40_503);
+                v.push(if k % 7 < 2 { 0 } else { 0x00FF_FFFF });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn scroll_becomes_one_copy_and_a_small_dirty_band() {
+        let (w, h) = (200u16, 120u16);
+        let old = text_rows(w, h, 0);
+        let mut fb = Framebuffer::from_pixels(w, h, old.clone()).unwrap();
+        // Scroll the area (20..180, 10..110) up by 13 rows; new text enters
+        // at the bottom.
+        let area = Rect::new(20, 10, 160, 100);
+        let fresh = text_rows(w, h, 999);
+        let mut px = Vec::new();
+        for y in 0..area.h {
+            for x in 0..area.w {
+                let (sx, sy) = (usize::from(area.x + x), usize::from(area.y + y));
+                px.push(if y + 13 < area.h {
+                    old[(sy + 13) * usize::from(w) + sx]
+                } else {
+                    fresh[sy * usize::from(w) + sx]
+                });
+            }
+        }
+        let mut expected = fb.clone();
+        expected.put(area, &px);
+        let (dirty, moves, resized) =
+            apply_capture(&mut fb, (w, h), &[(area, px.clone())], true).unwrap();
+        assert!(!resized);
+        assert_eq!(
+            moves,
+            vec![CopyMove {
+                src_x: 20,
+                src_y: 23,
+                dst: Rect::new(20, 10, 160, 87)
+            }]
+        );
+        assert_eq!(fb.pixels(), expected.pixels());
+        // Only the 13 new rows are left to encode.
+        assert!(dirty.iter().all(|d| d.y >= 97), "{dirty:?}");
+        // What a client does (copy, then the dirty rects) gives the picture.
+        let mut client = Framebuffer::from_pixels(w, h, old).unwrap();
+        assert!(client.copy_within(moves[0].src_x, moves[0].src_y, moves[0].dst));
+        for d in &dirty {
+            client.put(*d, &fb.read(*d).unwrap());
+        }
+        assert_eq!(client.pixels(), expected.pixels());
+    }
+
+    #[test]
+    fn no_move_for_unrelated_pictures() {
+        let (w, h) = (200u16, 120u16);
+        let fb = Framebuffer::from_pixels(w, h, text_rows(w, h, 0)).unwrap();
+        let area = Rect::new(0, 0, w, h);
+        assert_eq!(
+            detect_vertical_move(&fb, area, &text_rows(w, h, 5000)),
+            None
+        );
+        assert_eq!(detect_vertical_move(&fb, area, fb.pixels()), None);
     }
 
     #[test]

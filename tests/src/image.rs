@@ -253,6 +253,28 @@ pub fn assert_same(artifacts: &Artifacts, label: &str, expected: &Image, actual:
     }
 }
 
+/// Peak signal-to-noise ratio in dB over the R, G and B channels (for
+/// lossy encodings such as Tight JPEG); `f64::INFINITY` when equal, 0 when
+/// the sizes differ.
+pub fn psnr(expected: &Image, actual: &Image) -> f64 {
+    if (expected.width, expected.height) != (actual.width, actual.height) {
+        return 0.0;
+    }
+    let mut sum = 0f64;
+    for (a, b) in expected.pixels.iter().zip(&actual.pixels) {
+        for shift in [16, 8, 0] {
+            let d = f64::from((a >> shift) & 0xFF) - f64::from((b >> shift) & 0xFF);
+            sum += d * d;
+        }
+    }
+    let mse = sum / (expected.pixels.len().max(1) * 3) as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
 /// A small deterministic pseudo-random generator (xorshift32).
 #[derive(Debug, Clone)]
 pub struct Rng(u32);

@@ -9,13 +9,17 @@
 
 pub mod artifacts;
 pub mod capture;
+pub mod hostile;
 pub mod image;
 pub mod net;
+pub mod netns;
 pub mod peers;
 pub mod process;
 pub mod remoto;
 pub mod rfb_io;
+pub mod viewer;
 pub mod wait;
+pub mod wine;
 pub mod x11;
 
 pub use artifacts::Artifacts;

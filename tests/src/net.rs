@@ -48,3 +48,78 @@ pub fn wait_listening(port: u16, timeout: Duration) {
         is_listening(port).then_some(())
     });
 }
+
+/// A TCP relay on 127.0.0.1 that delays every byte by a fixed time in each
+/// direction (one-way latency; the round trip is twice that), for kernels
+/// without `sch_netem`. Bytes keep their order; a close is passed on after
+/// the bytes before it. Runs on threads until the test process ends or
+/// both sides close.
+#[derive(Debug)]
+pub struct DelayRelay {
+    /// Where clients connect.
+    pub port: u16,
+}
+
+impl DelayRelay {
+    /// Listens on a free loopback port and relays every connection to
+    /// `target` with `delay` each way.
+    pub fn start(target: SocketAddr, delay: Duration) -> DelayRelay {
+        Self::start_on(0, target, delay)
+    }
+
+    /// Like [`DelayRelay::start`], listening on `port` (0: any free one).
+    pub fn start_on(port: u16, target: SocketAddr, delay: Duration) -> DelayRelay {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("bind the relay");
+        let port = listener.local_addr().expect("relay address").port();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    if let (Ok(from), Ok(to)) = (from, to) {
+                        delayed_pump(from, to, delay);
+                    }
+                }
+            }
+        });
+        DelayRelay { port }
+    }
+}
+
+/// Copies `from` → `to`, each chunk released `delay` after it was read.
+fn delayed_pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: Duration) {
+    use std::io::{Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx
+                        .send((std::time::Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        // Dropping `tx` tells the writer the stream ended.
+    });
+    std::thread::spawn(move || {
+        while let Ok((due, bytes)) = rx.recv() {
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        std::thread::sleep(delay);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}

@@ -1,4 +1,5 @@
-//! Stock VNC peers (x11vnc, TigerVNC viewer, socat relay, vncdotool),
+//! Stock VNC peers (x11vnc, TigerVNC and TightVNC viewers, socat relay,
+//! vncdotool and its listening helper `tests/python/vnc_listen.py`),
 //! started the way `shared/interop.md` describes, each under a [`ChildGuard`].
 
 use std::path::Path;
@@ -58,6 +59,28 @@ pub fn tigervnc_listen(
     port: u16,
     encoding: &str,
 ) -> ChildGuard {
+    tigervnc_listen_with(
+        artifacts,
+        display,
+        port,
+        &[
+            "-AutoSelect=0",
+            "-FullColor=1",
+            "-NoJPEG=1",
+            &format!("-PreferredEncoding={encoding}"),
+        ],
+    )
+}
+
+/// Starts `xtigervncviewer -listen port` on `display` with the common
+/// options (no reconnect, no alerts, no menu key, shared, no dot cursor)
+/// plus `options` (encoding, JPEG, quality…); waits until it listens.
+pub fn tigervnc_listen_with(
+    artifacts: &Artifacts,
+    display: &XServer,
+    port: u16,
+    options: &[&str],
+) -> ChildGuard {
     let viewer = require_tool("xtigervncviewer", "tigervnc-viewer");
     let mut cmd = display.command(viewer);
     cmd.args([
@@ -66,13 +89,10 @@ pub fn tigervnc_listen(
         "-ReconnectOnError=0",
         "-AlertOnFatalError=0",
         "-MenuKey=",
-        "-AutoSelect=0",
-        "-FullColor=1",
-        "-NoJPEG=1",
         "-Shared=1",
         "-DotWhenNoCursor=0",
-        &format!("-PreferredEncoding={encoding}"),
-    ]);
+    ])
+    .args(options);
     let mut guard = ChildGuard::spawn_logged("xtigervncviewer", &mut cmd, artifacts.dir());
     crate::wait::wait_for(
         &format!("xtigervncviewer to listen on {port}"),
@@ -101,8 +121,12 @@ pub struct Relay {
 /// until the first one listens (socat opens the second after the first
 /// connection arrives).
 pub fn socat_relay(artifacts: &Artifacts) -> Relay {
+    socat_relay_on(artifacts, net::free_port())
+}
+
+/// Like [`socat_relay`], with the server side on `server_port`.
+pub fn socat_relay_on(artifacts: &Artifacts, server_port: u16) -> Relay {
     let socat = require_tool("socat", "socat");
-    let server_port = net::free_port();
     let client_port = loop {
         let p = net::free_port();
         if p != server_port {
@@ -147,4 +171,86 @@ pub fn vncdo_capture(port: u16, out: &Path) {
         output.status,
         output.stderr_text()
     );
+}
+
+/// Starts `xtightvncviewer -listen N` (TightVNC's viewer listens on
+/// 5500+N, so `port` must be above 5500) on `display`, asking only for
+/// `encodings` (e.g. `"hextile"`), without JPEG or cursor-shape updates;
+/// waits until it listens. It forks one child per connection: the
+/// returned [`crate::process::ChildGuard`] is the listener; kill the
+/// children with [`kill_descendants`].
+pub fn tightvnc_listen(
+    artifacts: &Artifacts,
+    display: &XServer,
+    port: u16,
+    encodings: &str,
+) -> ChildGuard {
+    assert!(
+        port > 5500,
+        "xtightvncviewer listens on 5500+N: port {port}"
+    );
+    let viewer = require_tool("xtightvncviewer", "xtightvncviewer");
+    let mut cmd = display.command(viewer);
+    cmd.args([
+        "-encodings",
+        encodings,
+        "-nojpeg",
+        "-truecolour",
+        "-nocursorshape",
+        "-listen",
+        &(port - 5500).to_string(),
+    ]);
+    let mut guard = ChildGuard::spawn_logged("xtightvncviewer", &mut cmd, artifacts.dir());
+    crate::wait::wait_for(
+        &format!("xtightvncviewer to listen on {port}"),
+        TIMEOUT,
+        || {
+            guard.assert_running();
+            net::is_listening(port).then_some(())
+        },
+    );
+    guard
+}
+
+/// Kills (SIGKILL) every descendant of `pid`: processes a peer we started
+/// forked (e.g. `xtightvncviewer -listen`), found by parent PID.
+pub fn kill_descendants(pid: u32) {
+    for child in crate::remoto::descendants_of(pid) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &child.to_string()])
+            .status();
+    }
+}
+
+/// The listening vncdotool helper (`tests/python/vnc_listen.py`) on
+/// `127.0.0.1:port`, asking for `encoding`, playing `steps` (see the
+/// script's doc); its stdout lines are collected ("listening", "connected",
+/// and the `say` lines). Waits until it listens.
+pub fn vncdotool_listen(
+    artifacts: &Artifacts,
+    port: u16,
+    encoding: &str,
+    steps: &[&str],
+) -> crate::remoto::Remoto {
+    let python = require_tool("python3", "python3");
+    let check = run_with_timeout(
+        std::process::Command::new(&python).args(["-c", "import vncdotool, twisted, PIL"]),
+        TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        check.status.success(),
+        "the Python package vncdotool is not installed (pip install vncdotool): {}",
+        check.stderr_text()
+    );
+    let script = crate::remoto::workspace_root().join("tests/python/vnc_listen.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg("-u")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--encoding", encoding])
+        .args(["--timeout", "90", "--"])
+        .args(steps);
+    let mut helper = crate::remoto::Remoto::spawn("vnc_listen", &mut cmd, artifacts);
+    helper.wait_line("listening", TIMEOUT, |l| l.starts_with("listening "));
+    helper
 }

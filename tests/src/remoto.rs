@@ -212,3 +212,88 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     })
     .collect()
 }
+
+/// `BIN connect ID --yes --display :N [extra]` (a packed copy of remoto or
+/// the test build), run inside network namespace `netns` when given.
+pub fn connect_command(
+    bin: &Path,
+    id: &str,
+    display: &str,
+    extra: &[&str],
+    netns: Option<&str>,
+) -> Command {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new(crate::process::require_tool("ip", "iproute2"));
+            c.args(["netns", "exec", ns]).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    cmd.args(["connect", id, "--yes", "--display", display])
+        .args(extra)
+        .env_remove("DISPLAY")
+        .env_remove("https_proxy")
+        .env_remove("HTTPS_PROXY")
+        .current_dir(workspace_root());
+    cmd
+}
+
+/// The resident set size of process `pid` in KiB (`VmRSS` in
+/// `/proc/PID/status`), `None` once it is gone.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Every descendant of `pid` (children, their children, …).
+pub fn descendants_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for c in children_of(p) {
+            out.push(c);
+            todo.push(c);
+        }
+    }
+    out
+}
+
+/// One `strace` line's verdict: `Some(reason)` when it breaks "never
+/// listens, writes nothing".
+pub fn forbidden_syscall(line: &str) -> Option<&'static str> {
+    // Lines look like `1234  openat(AT_FDCWD, "/path", O_RDONLY|O_CLOEXEC) = 3`
+    // (or `<unfinished ...>` / `resumed>` halves).
+    let call = line
+        .split_once(char::is_whitespace)
+        .map(|(_, rest)| rest.trim_start())
+        .unwrap_or(line);
+    if call.starts_with("listen(") {
+        return Some("listen");
+    }
+    if call.starts_with("accept(") || call.starts_with("accept4(") {
+        return Some("accept");
+    }
+    if call.starts_with("bind(") {
+        return Some("bind");
+    }
+    if call.starts_with("rename(") || call.starts_with("unlink(") || call.starts_with("creat(") {
+        return Some("file creation/removal");
+    }
+    if call.starts_with("openat(") {
+        let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
+            .iter()
+            .any(|f| call.contains(f));
+        let path = call.split('"').nth(1).unwrap_or("");
+        // Device nodes are not files on disk: /dev/null (stdio set-up),
+        // /dev/shm is *not* exempt (shared memory files would be writes).
+        let device = path.starts_with("/dev/") && !path.starts_with("/dev/shm");
+        if writes && !device {
+            return Some("open for writing");
+        }
+    }
+    None
+}

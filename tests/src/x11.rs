@@ -339,6 +339,78 @@ impl XServer {
         screenshot(&self.display(), window)
     }
 
+    /// The pointer position (`xdotool getmouselocation`).
+    pub fn pointer(&self) -> (u32, u32) {
+        require_tool("xdotool", "xdotool");
+        let out = run_ok(
+            self.command("xdotool")
+                .args(["getmouselocation", "--shell"]),
+            TIMEOUT,
+        )
+        .stdout_text();
+        let field = |name: &str| -> u32 {
+            out.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in xdotool output {out:?}"))
+        };
+        (field("X"), field("Y"))
+    }
+
+    /// Waits until the pointer is at `at` (input sent by a peer arrived).
+    pub fn wait_pointer(&self, at: (u32, u32)) {
+        let mut last = (0, 0);
+        let ok = wait::poll_until(TIMEOUT, || {
+            last = self.pointer();
+            (last == at).then_some(())
+        });
+        assert!(
+            ok.is_ok(),
+            "the pointer on {} never reached {at:?} (it is at {last:?})",
+            self.display()
+        );
+    }
+
+    /// Changes the screen size with RandR (`xrandr --fb WxH`; Xvfb can
+    /// only shrink below its start size and back) and waits until
+    /// `xdpyinfo` reports it. The size is remembered for later helpers.
+    pub fn resize(&mut self, width: u32, height: u32) {
+        require_tool("xrandr", "x11-xserver-utils");
+        // xrandr complains about the output's old mode when shrinking, yet
+        // the screen is resized: the check below is what counts.
+        let _ = run_with_timeout(
+            self.command("xrandr")
+                .args(["--fb", &format!("{width}x{height}")]),
+            TIMEOUT,
+        );
+        let want = format!("dimensions:    {width}x{height} pixels");
+        let display = self.display();
+        wait::wait_for(
+            &format!("{display} to be {width}x{height}"),
+            TIMEOUT,
+            || {
+                let out = run_with_timeout(
+                    Command::new("xdpyinfo").args(["-display", &display]),
+                    TIMEOUT,
+                )
+                .ok()?;
+                out.stdout_text().contains(&want).then_some(())
+            },
+        );
+        self.width = width;
+        self.height = height;
+    }
+
+    /// Sets the root window's cursor to a named cursor of the X cursor
+    /// font (`xsetroot -cursor_name NAME`), e.g. `"watch"`.
+    pub fn set_root_cursor(&self, name: &str) {
+        require_tool("xsetroot", "x11-xserver-utils");
+        run_ok(
+            self.command("xsetroot").args(["-cursor_name", name]),
+            TIMEOUT,
+        );
+    }
+
     /// Starts `vncconfig -connect 127.0.0.1:port` on this display (an
     /// Xtigervnc server), asking it to connect out to a listening viewer.
     pub fn vncconfig_connect(&self, artifacts: &Artifacts, port: u16) {

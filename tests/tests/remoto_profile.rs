@@ -139,3 +139,161 @@ fn pack_repack_and_damaged_trailers() {
         );
     }
 }
+
+/// A team list whose `expires` date has passed, with two phone numbers.
+const EXPIRED: &str = r#"
+[brand]
+name = "claro.it"
+phones = ["+39 02 1111111", "+39 06 2222222"]
+language = "en"
+expires = 2020-01-31
+
+[[technician]]
+id = "Verde"
+endpoints = ["127.0.0.1:5599"]
+mode = "clear"
+"#;
+
+#[test]
+fn expired_profile_is_refused_naming_the_phones() {
+    let art = Artifacts::new("remoto_profile_expired");
+    let toml = art.write("expired.toml", EXPIRED);
+    // The team tool refuses to pack an expired list…
+    let res = run_with_timeout(
+        Command::new(viewer_bin())
+            .args(["profile", "pack", "--binary"])
+            .arg(remoto_bin())
+            .arg("--profile")
+            .arg(&toml)
+            .arg("--out")
+            .arg(art.path("Remoto-refused")),
+        TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !res.status.success(),
+        "viewer profile pack packed an expired profile"
+    );
+    assert!(
+        res.stderr_text().contains("expired"),
+        "pack's refusal does not say why: {}",
+        res.stderr_text()
+    );
+    assert!(!art.path("Remoto-refused").exists());
+    // …so the trailer is crafted directly: a list that expired after it
+    // was handed out.
+    let binary = std::fs::read(remoto_bin()).expect("read remoto");
+    let packed = profiles::pack(&binary, EXPIRED).expect("pack the trailer");
+    let path = art.path("Remoto-expired");
+    std::fs::write(&path, packed).expect("write the packed copy");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    for args in [&["--list"][..], &["connect", "Verde", "--yes"][..]] {
+        let res =
+            run_with_timeout(&mut command(&path, args), TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+        let err = res.stderr_text();
+        art.write(
+            &format!("{}.stderr.txt", args[0].trim_start_matches('-')),
+            &err,
+        );
+        assert_eq!(
+            res.status.code(),
+            Some(3),
+            "{args:?}: exit code; stderr:\n{err}"
+        );
+        assert!(err.contains("expired on 2020-01-31"), "{args:?}: {err}");
+        assert!(
+            err.contains("+39 02 1111111") && err.contains("+39 06 2222222"),
+            "{args:?}: the refusal does not name the team's phones:\n{err}"
+        );
+        assert!(
+            res.stdout_text().is_empty(),
+            "{args:?}: {}",
+            res.stdout_text()
+        );
+    }
+    // The packed copy is as large as a debug remoto: do not keep it.
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A valid team list for the rebuild test.
+const TEAM_BUILD: &str = r#"[brand]
+name = "rebuilt team"
+phones = ["+39 02 3333333"]
+language = "en"
+
+[[technician]]
+id = "Rosso"
+endpoints = ["127.0.0.1:5591"]
+mode = "clear"
+"#;
+
+/// The same list with an error on line 9, column 8 (the value).
+const TEAM_BAD: &str = r#"[brand]
+name = "rebuilt team"
+phones = ["+39 02 3333333"]
+language = "en"
+
+[[technician]]
+id = "Rosso"
+endpoints = ["127.0.0.1:5591"]
+mode = "cleer"
+"#;
+
+/// `REMOTO_PROFILE=… cargo build -p remoto` into its own target directory
+/// (`<target>/remoto-profile-build`, so the tests' remoto is not
+/// replaced); returns the output and how long it took.
+fn build_with_profile(profile: &Path) -> (tests::process::Output, std::time::Duration) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = tests::artifacts::target_dir().join("remoto-profile-build");
+    let t = std::time::Instant::now();
+    let out = run_with_timeout(
+        Command::new(cargo)
+            .current_dir(tests::remoto::workspace_root())
+            .env("CARGO_TARGET_DIR", &target)
+            .env("REMOTO_PROFILE", profile)
+            .args(["build", "-p", "remoto"]),
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (out, t.elapsed())
+}
+
+/// Issue 5: rebuilding Remoto with a team list. A full separate build of
+/// remoto takes minutes on CI's 2 cores, so it is not in the default run:
+/// `cargo test -p tests --test remoto_profile -- --ignored rebuild`.
+#[test]
+#[ignore = "full separate build of remoto (minutes): cargo test -p tests --test remoto_profile -- --ignored rebuild"]
+fn rebuild_with_team_profile() {
+    let art = Artifacts::new("remoto_profile_rebuild");
+    // An invalid list fails the build with file:line:column.
+    let bad = art.write("team-bad.toml", TEAM_BAD);
+    let (out, took) = build_with_profile(&bad);
+    art.write("build-bad.stderr.txt", out.stderr_text());
+    eprintln!("build with an invalid profile failed after {took:?}");
+    assert!(
+        !out.status.success(),
+        "the build accepted an invalid profile"
+    );
+    let want = format!("{}:9:8: error:", bad.display());
+    assert!(
+        out.stderr_text().contains(&want),
+        "no {want:?} in the build output:\n{}",
+        out.stderr_text()
+    );
+
+    let good = art.write("team.toml", TEAM_BUILD);
+    let (out, took) = build_with_profile(&good);
+    art.write("build.stderr.txt", out.stderr_text());
+    eprintln!("build with the team profile took {took:?}");
+    assert!(out.status.success(), "build failed:\n{}", out.stderr_text());
+    let bin = tests::artifacts::target_dir().join("remoto-profile-build/debug/remoto");
+    let (ok, text, err) = list(&bin);
+    art.write("list.txt", &text);
+    assert!(ok, "--list failed: {err}");
+    assert!(
+        text.contains("rebuilt team") && text.contains("(built in technician list)"),
+        "{text}"
+    );
+    assert!(text.contains("Rosso") && !text.contains("Demo"), "{text}");
+}

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use rfb::encoding::id;
 use tests::capture::first_rect_encoding;
 use tests::process::{command, require_tool, run_ok, run_with_timeout};
-use tests::remoto::{Remoto, children_of, json_event, remoto_bin, viewer_bin, workspace_root};
+use tests::remoto::{
+    Remoto, children_of, forbidden_syscall, json_event, remoto_bin, viewer_bin, workspace_root,
+};
 use tests::rfb_io::{ClientDriver, accept, client_config};
 use tests::{Artifacts, Image, TIMEOUT, XServer, assert_same, test_picture, wait_for};
 use tokio::net::TcpListener;
@@ -468,42 +470,6 @@ fn technician_disconnect() {
     eprintln!("disconnect → exit in {:?}", t.elapsed());
 }
 
-/// One `strace` line's verdict: `Some(reason)` when it breaks "never
-/// listens, writes nothing".
-fn forbidden(line: &str) -> Option<&'static str> {
-    // Lines look like `1234  openat(AT_FDCWD, "/path", O_RDONLY|O_CLOEXEC) = 3`
-    // (or `<unfinished ...>` / `resumed>` halves).
-    let call = line
-        .split_once(char::is_whitespace)
-        .map(|(_, rest)| rest.trim_start())
-        .unwrap_or(line);
-    if call.starts_with("listen(") {
-        return Some("listen");
-    }
-    if call.starts_with("accept(") || call.starts_with("accept4(") {
-        return Some("accept");
-    }
-    if call.starts_with("bind(") {
-        return Some("bind");
-    }
-    if call.starts_with("rename(") || call.starts_with("unlink(") || call.starts_with("creat(") {
-        return Some("file creation/removal");
-    }
-    if call.starts_with("openat(") {
-        let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
-            .iter()
-            .any(|f| call.contains(f));
-        let path = call.split('"').nth(1).unwrap_or("");
-        // Device nodes are not files on disk: /dev/null (stdio set-up),
-        // /dev/shm is *not* exempt (shared memory files would be writes).
-        let device = path.starts_with("/dev/") && !path.starts_with("/dev/shm");
-        if writes && !device {
-            return Some("open for writing");
-        }
-    }
-    None
-}
-
 #[test]
 fn never_listens_writes_nothing() {
     let art = Artifacts::new("remoto_never_listens_writes_nothing");
@@ -583,7 +549,7 @@ fn never_listens_writes_nothing() {
     );
     let bad: Vec<String> = text
         .lines()
-        .filter_map(|l| forbidden(l).map(|why| format!("{why}: {l}")))
+        .filter_map(|l| forbidden_syscall(l).map(|why| format!("{why}: {l}")))
         .collect();
     assert!(
         bad.is_empty(),

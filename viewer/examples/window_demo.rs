@@ -104,6 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bytes_in_per_sec: 123_400,
             bytes_out_per_sec: 560,
             message: None,
+            label: None,
         },
     )?;
     let mut manager = WindowManager::with_sender(tx).exit_when_last_closed(true);

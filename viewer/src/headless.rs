@@ -12,7 +12,14 @@
 //! {"event":"connected","session":1,"width":1024,"height":768,"name":"x11vnc"}
 //! {"event":"update","session":1}
 //! {"event":"control","session":1,"allowed":true}
-//! {"event":"chat","session":1,"text":"hello"}
+//! {"event":"quality","session":1,"quality":"low"}
+//! {"event":"chat","session":1,"from":"customer","time":"10:00:00","text":"hello"}
+//! {"event":"system_info","session":1,"info":{"os":"linux (…)","screen":"1024x768"}}
+//! {"event":"sharing","session":1,"state":"paused"}
+//! {"event":"file_offered","session":1,"id":2147483649,"name":"report.pdf","size":1234}
+//! {"event":"file_progress","session":1,"id":1,"direction":"to_customer","done":16384,"size":50000}
+//! {"event":"file_finished","session":1,"id":1,"direction":"to_customer","name":"a.txt","size":3,"outcome":"done","path":null,"hash":"…"}
+//! {"event":"note","session":1,"text":"ticket 1234: printer fixed"}
 //! {"event":"ended","session":1,"reason":"the customer closed the connection"}
 //! {"event":"rejected","peer":"127.0.0.1:40001","reason":"…"}
 //! {"event":"error","message":"…"}
@@ -23,7 +30,12 @@
 //! `accept N`, `refuse N [reason]`, `key N KEYSYM [down|up]` (without
 //! `down`/`up`: press then release; KEYSYM decimal or `0x…`),
 //! `pointer N MASK X Y`, `type N TEXT` (press and release per character),
-//! `clip N TEXT` (clipboard), `close N`, `code` (a new one-time session code).
+//! `clip N TEXT` (clipboard), `close N`, `code` (a new one-time session code),
+//! `quality N LEVEL` (auto, lossless, high, medium, low: see
+//! [`crate::quality`]), `chat N TEXT`, `send N PATH` (offer a file to the
+//! customer), `accept-file N ID` / `refuse-file N ID` (a file the customer
+//! offers; accepted files are saved under the log directory's `files/`),
+//! `cancel-file N ID`, `note N TEXT` (a session note in the log).
 
 use crate::recording::{RecordingError, write_png};
 use rfb::Framebuffer;
@@ -97,11 +109,87 @@ pub enum Event {
         /// True when the technician's input is applied.
         allowed: bool,
     },
-    /// A chat line from the customer.
+    /// The session switched picture quality (a new SetEncodings was sent).
+    Quality {
+        /// Session number.
+        session: u64,
+        /// The level (`auto`, `lossless`, `high`, `medium`, `low`).
+        quality: String,
+    },
+    /// A chat line (from the customer, or echoed when the technician sent it).
     Chat {
         /// Session number.
         session: u64,
+        /// `customer` or `technician`.
+        from: String,
+        /// UTC time of day, `HH:MM:SS`.
+        time: String,
         /// The text.
+        text: String,
+    },
+    /// What the customer's Remoto said about the computer (only what the
+    /// customer agreed to share, exactly as the customer was shown).
+    SystemInfo {
+        /// Session number.
+        session: u64,
+        /// Field → text.
+        info: std::collections::BTreeMap<String, String>,
+    },
+    /// The customer changed what is shared (`all`, `paused`, `window …`, `monitor N`).
+    Sharing {
+        /// Session number.
+        session: u64,
+        /// The new state.
+        state: String,
+    },
+    /// The customer offers a file: `accept-file N ID` or `refuse-file N ID`.
+    FileOffered {
+        /// Session number.
+        session: u64,
+        /// Transfer id.
+        id: u32,
+        /// File name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A transfer made progress.
+    FileProgress {
+        /// Session number.
+        session: u64,
+        /// Transfer id.
+        id: u32,
+        /// `to_customer` or `from_customer`.
+        direction: &'static str,
+        /// Bytes so far.
+        done: u64,
+        /// Total bytes.
+        size: u64,
+    },
+    /// A transfer ended.
+    FileFinished {
+        /// Session number.
+        session: u64,
+        /// Transfer id.
+        id: u32,
+        /// `to_customer` or `from_customer`.
+        direction: &'static str,
+        /// File name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// `done`, `refused`, `cancelled…`, `failed: …`.
+        outcome: String,
+        /// Where a received file was saved.
+        path: Option<String>,
+        /// BLAKE2s-256 (hex) of a completed file.
+        hash: Option<String>,
+    },
+    /// A session note was added to the log.
+    Note {
+        /// Session number.
+        session: u64,
+        /// The note.
         text: String,
     },
     /// Clipboard text from the customer.
@@ -173,7 +261,42 @@ impl Event {
                 "session {session}: control {}",
                 if *allowed { "allowed" } else { "revoked" }
             ),
-            Event::Chat { session, text } => format!("session {session}: customer says {text:?}"),
+            Event::Quality { session, quality } => format!("session {session}: quality {quality}"),
+            Event::Chat {
+                session,
+                from,
+                time,
+                text,
+            } => format!("session {session}: {time} {from} says {text:?}"),
+            Event::SystemInfo { session, info } => {
+                let v: Vec<String> = info.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                format!("session {session}: system information: {}", v.join("; "))
+            }
+            Event::Sharing { session, state } => format!("session {session}: sharing {state}"),
+            Event::FileOffered {
+                session,
+                id,
+                name,
+                size,
+            } => format!(
+                "session {session}: the customer offers {name:?} ({size} bytes): `accept-file {session} {id}` or `refuse-file {session} {id}`"
+            ),
+            Event::FileProgress {
+                session,
+                id,
+                direction,
+                done,
+                size,
+            } => format!("session {session}: file {id} {direction}: {done}/{size} bytes"),
+            Event::FileFinished {
+                session,
+                id,
+                direction,
+                name,
+                outcome,
+                ..
+            } => format!("session {session}: file {id} {direction} {name:?}: {outcome}"),
+            Event::Note { session, text } => format!("session {session}: note {text:?}"),
             Event::Clipboard { session, text } => {
                 format!(
                     "session {session}: clipboard ({} characters)",
@@ -299,13 +422,19 @@ pub enum Command {
     Close(u64),
     /// Issue a new one-time session code.
     Code,
+    /// Something for one session (chat, files, notes).
+    Session(u64, crate::session::SessionCommand),
+    /// Switch a session's picture quality.
+    Quality(u64, crate::quality::Quality),
 }
 
 /// Why a command line was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     /// Unknown verb.
-    #[error("unknown command {0:?} (accept, refuse, key, pointer, type, clip, close, code)")]
+    #[error(
+        "unknown command {0:?} (accept, refuse, key, pointer, type, clip, close, code, quality, chat, send, accept-file, refuse-file, cancel-file, note)"
+    )]
     Unknown(String),
     /// Missing or bad argument.
     #[error("{verb}: bad or missing {what}")]
@@ -345,6 +474,58 @@ fn rest_after(line: &str, n: usize) -> &str {
     rest
 }
 
+fn parse_text_command(
+    line: &str,
+    verb: &str,
+    session: Option<&str>,
+) -> Result<Command, CommandError> {
+    use crate::session::SessionCommand;
+    let verb: &'static str = match verb {
+        "chat" => "chat",
+        "note" => "note",
+        _ => "send",
+    };
+    let n = parse_num(session, verb, "session")?;
+    let text = rest_after(line, 2);
+    if text.trim().is_empty() {
+        return Err(CommandError::Argument {
+            verb,
+            what: if verb == "send" { "path" } else { "text" },
+        });
+    }
+    Ok(Command::Session(
+        n,
+        match verb {
+            "chat" => SessionCommand::Chat(text.to_owned()),
+            "note" => SessionCommand::Note(text.to_owned()),
+            _ => SessionCommand::SendFile(PathBuf::from(text.trim())),
+        },
+    ))
+}
+
+fn parse_file_command(
+    verb: &str,
+    session: Option<&str>,
+    id: Option<&str>,
+) -> Result<Command, CommandError> {
+    use crate::session::SessionCommand;
+    let verb: &'static str = match verb {
+        "accept-file" => "accept-file",
+        "refuse-file" => "refuse-file",
+        _ => "cancel-file",
+    };
+    let n = parse_num(session, verb, "session")?;
+    let id = parse_num(id, verb, "transfer id")?;
+    Ok(Command::Session(
+        n,
+        match verb {
+            "accept-file" => SessionCommand::AcceptFile(id),
+            "refuse-file" => SessionCommand::RefuseFile(id),
+            _ => SessionCommand::CancelFile(id),
+        },
+    ))
+}
+
 impl Command {
     /// Parses one stdin line; `Ok(None)` for a blank line.
     pub fn parse(line: &str) -> Result<Option<Command>, CommandError> {
@@ -353,52 +534,67 @@ impl Command {
         let Some(verb) = words.next() else {
             return Ok(None);
         };
-        let cmd = match verb {
-            "accept" => Command::Accept(parse_num(words.next(), "accept", "session")?),
-            "refuse" => {
-                let n = parse_num(words.next(), "refuse", "session")?;
-                let reason = rest_after(line, 2).trim();
-                let reason = if reason.is_empty() {
-                    "refused by the technician"
-                } else {
-                    reason
-                };
-                Command::Refuse(n, reason.to_owned())
-            }
-            "key" => {
-                let n = parse_num(words.next(), "key", "session")?;
-                let k = parse_num(words.next(), "key", "keysym")?;
-                let dir = match words.next() {
-                    None => None,
-                    Some("down") => Some(true),
-                    Some("up") => Some(false),
-                    Some(_) => {
-                        return Err(CommandError::Argument {
-                            verb: "key",
-                            what: "direction (down|up)",
-                        });
-                    }
-                };
-                Command::Key(n, k, dir)
-            }
-            "pointer" => Command::Pointer(
-                parse_num(words.next(), "pointer", "session")?,
-                parse_num(words.next(), "pointer", "mask")?,
-                parse_num(words.next(), "pointer", "x")?,
-                parse_num(words.next(), "pointer", "y")?,
-            ),
-            "type" => {
-                let n = parse_num(words.next(), "type", "session")?;
-                Command::Type(n, rest_after(line, 2).to_owned())
-            }
-            "clip" => {
-                let n = parse_num(words.next(), "clip", "session")?;
-                Command::Clip(n, rest_after(line, 2).to_owned())
-            }
-            "close" => Command::Close(parse_num(words.next(), "close", "session")?),
-            "code" => Command::Code,
-            other => return Err(CommandError::Unknown(other.to_owned())),
-        };
+        let cmd =
+            match verb {
+                "accept" => Command::Accept(parse_num(words.next(), "accept", "session")?),
+                "refuse" => {
+                    let n = parse_num(words.next(), "refuse", "session")?;
+                    let reason = rest_after(line, 2).trim();
+                    let reason = if reason.is_empty() {
+                        "refused by the technician"
+                    } else {
+                        reason
+                    };
+                    Command::Refuse(n, reason.to_owned())
+                }
+                "key" => {
+                    let n = parse_num(words.next(), "key", "session")?;
+                    let k = parse_num(words.next(), "key", "keysym")?;
+                    let dir = match words.next() {
+                        None => None,
+                        Some("down") => Some(true),
+                        Some("up") => Some(false),
+                        Some(_) => {
+                            return Err(CommandError::Argument {
+                                verb: "key",
+                                what: "direction (down|up)",
+                            });
+                        }
+                    };
+                    Command::Key(n, k, dir)
+                }
+                "pointer" => Command::Pointer(
+                    parse_num(words.next(), "pointer", "session")?,
+                    parse_num(words.next(), "pointer", "mask")?,
+                    parse_num(words.next(), "pointer", "x")?,
+                    parse_num(words.next(), "pointer", "y")?,
+                ),
+                "type" => {
+                    let n = parse_num(words.next(), "type", "session")?;
+                    Command::Type(n, rest_after(line, 2).to_owned())
+                }
+                "clip" => {
+                    let n = parse_num(words.next(), "clip", "session")?;
+                    Command::Clip(n, rest_after(line, 2).to_owned())
+                }
+                "close" => Command::Close(parse_num(words.next(), "close", "session")?),
+                "code" => Command::Code,
+                "chat" | "note" | "send" => parse_text_command(line, verb, words.next())?,
+                "accept-file" | "refuse-file" | "cancel-file" => {
+                    parse_file_command(verb, words.next(), words.next())?
+                }
+                "quality" => {
+                    let n = parse_num(words.next(), "quality", "session")?;
+                    let q = words.next().and_then(|w| w.parse().ok()).ok_or(
+                        CommandError::Argument {
+                            verb: "quality",
+                            what: "level (auto|lossless|high|medium|low)",
+                        },
+                    )?;
+                    Command::Quality(n, q)
+                }
+                other => return Err(CommandError::Unknown(other.to_owned())),
+            };
         Ok(Some(cmd))
     }
 }
@@ -439,6 +635,11 @@ mod tests {
         );
         assert_eq!(Command::parse("close 9").unwrap(), Some(Command::Close(9)));
         assert_eq!(Command::parse("code").unwrap(), Some(Command::Code));
+        assert_eq!(
+            Command::parse("quality 2 low").unwrap(),
+            Some(Command::Quality(2, crate::quality::Quality::Low))
+        );
+        assert!(Command::parse("quality 2 best").is_err());
         assert_eq!(Command::parse("  ").unwrap(), None);
         assert!(Command::parse("pointer 1 300 1 1").is_err());
         assert!(Command::parse("key x 1").is_err());
@@ -489,5 +690,42 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("session-7.png")]);
+    }
+}
+
+#[cfg(test)]
+mod feature_command_tests {
+    use super::*;
+    use crate::session::SessionCommand;
+
+    #[test]
+    fn parses_chat_file_and_note_commands() {
+        assert_eq!(
+            Command::parse("chat 2 ciao,  come va?").unwrap(),
+            Some(Command::Session(
+                2,
+                SessionCommand::Chat("ciao,  come va?".into())
+            ))
+        );
+        assert_eq!(
+            Command::parse("send 1 /tmp/a b.txt").unwrap(),
+            Some(Command::Session(
+                1,
+                SessionCommand::SendFile("/tmp/a b.txt".into())
+            ))
+        );
+        assert_eq!(
+            Command::parse("accept-file 1 2147483649").unwrap(),
+            Some(Command::Session(1, SessionCommand::AcceptFile(2147483649)))
+        );
+        assert_eq!(
+            Command::parse("note 3 ticket 42").unwrap(),
+            Some(Command::Session(
+                3,
+                SessionCommand::Note("ticket 42".into())
+            ))
+        );
+        assert!(Command::parse("chat 1").is_err());
+        assert!(Command::parse("refuse-file 1").is_err());
     }
 }

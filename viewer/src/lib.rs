@@ -2,10 +2,13 @@
 //! window, logs, recordings, team tools). `main.rs` is thin glue.
 #![forbid(unsafe_code)]
 pub mod admission;
+pub mod features;
 pub mod headless;
 pub mod keysym;
 pub mod listener;
 pub mod log;
+pub mod play;
+pub mod quality;
 pub mod recording;
 pub mod session;
 pub mod team;

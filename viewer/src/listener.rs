@@ -13,8 +13,9 @@
 
 use crate::admission::{Admission, DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_IP, Permit};
 use crate::headless::{Command, Event, Reporter};
+use crate::quality::Quality;
 use crate::session::{self, Secure, SessionCommand, SessionEnv, SessionSetup};
-use crate::window::{SessionInput, WindowHandle, WindowInput};
+use crate::window::{IncomingInfo, SessionInput, WindowHandle, WindowInput};
 use crypto::control::ControlMessage;
 use crypto::detect::{Detection, detect};
 use crypto::hello::{Decision, TechnicianHello};
@@ -61,6 +62,8 @@ pub struct ListenConfig {
     pub log_dir: PathBuf,
     /// Issue a one-time session code at start (and accept codes).
     pub session_code: bool,
+    /// The picture quality every session starts with.
+    pub quality: Quality,
     /// The first bytes must arrive within this time.
     pub first_bytes_timeout: Duration,
     /// Noise and RFB handshakes must each finish within this time.
@@ -87,6 +90,7 @@ impl ListenConfig {
             record_dir: None,
             log_dir,
             session_code: false,
+            quality: Quality::default(),
             first_bytes_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             decision_timeout: Duration::from_secs(300),
@@ -225,9 +229,17 @@ impl Shared {
                     }
                 }
                 Command::Code => self.issue_code(),
+                Command::Session(id, cmd) => self.to_session(id, cmd),
+                Command::Quality(id, q) => self.to_session(id, SessionCommand::Quality(q)),
             },
             Input::Window(SessionInput { id, input }) => {
                 let cmd = match input {
+                    WindowInput::Accept => return self.decide(id, Verdict::Accept),
+                    WindowInput::Refuse => {
+                        return self
+                            .decide(id, Verdict::Refuse("refused by the technician".into()));
+                    }
+                    WindowInput::Quality(q) => SessionCommand::Quality(q),
                     WindowInput::Key { keysym, down } => SessionCommand::Key { keysym, down },
                     WindowInput::Pointer { x, y, buttons } => SessionCommand::Pointer {
                         mask: buttons,
@@ -323,6 +335,7 @@ pub async fn run(
         log_dir: cfg.log_dir.clone(),
         window,
         handshake_timeout: cfg.handshake_timeout,
+        quality: cfg.quality,
     });
     let responder = ResponderConfig {
         keypair: cfg.keypair.clone(),
@@ -457,11 +470,27 @@ async fn read_detect(
     }
 }
 
-/// Waits for the technician's decision on session `id` (registered here).
-async fn wait_verdict(shared: &Shared, id: u64) -> Verdict {
+/// Waits for the technician's decision on session `id` (registered here);
+/// in window mode the accept dialog shows `info` meanwhile.
+async fn wait_verdict(shared: &Shared, id: u64, info: IncomingInfo) -> Verdict {
     let (tx, rx) = oneshot::channel();
     shared.pending().insert(id, tx);
     shared.emit(Event::Pending { session: id });
+    // Closes the dialog however the wait ends (decision, timeout, the
+    // customer leaving and this future being dropped).
+    struct Dialog<'a>(Option<&'a WindowHandle>, u64);
+    impl Drop for Dialog<'_> {
+        fn drop(&mut self) {
+            if let Some(w) = self.0 {
+                let _ = w.incoming_gone(self.1);
+            }
+        }
+    }
+    let window = shared.env.window.as_ref();
+    if let Some(w) = window {
+        let _ = w.incoming(id, info);
+    }
+    let _dialog = Dialog(window, id);
     let v = tokio::time::timeout(shared.cfg.decision_timeout, rx).await;
     shared.pending().remove(&id);
     match v {
@@ -500,7 +529,11 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, permit: Permit, sha
             if !shared.cfg.accept_all {
                 // Nothing is sent to the customer before the decision.
                 let verdict = tokio::select! {
-                    v = wait_verdict(&shared, id) => v,
+                    v = wait_verdict(&shared, id, IncomingInfo {
+                        peer: peer.to_string(),
+                        sas: None,
+                        customer: BTreeMap::new(),
+                    }) => v,
                     r = wait_closed(&mut stream) => Verdict::Refuse(r),
                 };
                 if let Verdict::Refuse(reason) = verdict {
@@ -558,9 +591,21 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, permit: Permit, sha
                 early: Vec::new(),
             };
             if !accept_all {
+                let info = IncomingInfo {
+                    peer: peer.to_string(),
+                    sas: Some(sas.clone()),
+                    customer: hello
+                        .as_ref()
+                        .map(session::customer_map)
+                        .unwrap_or_default(),
+                };
+                // One wait for the whole loop: keep-alives must not
+                // re-register the session or reopen its dialog.
+                let wait = wait_verdict(&shared, id, info);
+                tokio::pin!(wait);
                 let verdict = loop {
                     tokio::select! {
-                        v = wait_verdict(&shared, id) => break v,
+                        v = &mut wait => break v,
                         m = secure.events.recv() => match m {
                             Ok(ControlMessage::SessionEnd { reason }) => {
                                 break Verdict::Refuse(format!("the customer ended the session: {reason}"));

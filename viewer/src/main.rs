@@ -45,6 +45,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LogCmd,
     },
+    /// Play a recording (FBS) in a window: Space pauses, Left/Right seek
+    /// 10 s, +/- change the speed.
+    Play {
+        /// The recording.
+        file: PathBuf,
+        /// Playback speed (1 = as recorded).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// No window: replay, print JSON progress, write the last picture.
+        #[arg(long)]
+        headless: bool,
+        /// Headless: write the final picture here as `play.png`.
+        #[arg(long, value_name = "DIR")]
+        snapshot_dir: Option<PathBuf>,
+    },
     /// Export a recording (FBS) to PNG frames.
     Export {
         /// The recording.
@@ -93,6 +108,11 @@ struct ListenArgs {
     /// The technician's ID sent to customers and logged.
     #[arg(long, default_value = "technician")]
     id: String,
+    /// Picture quality sessions start with: auto, lossless, high, medium,
+    /// low (changed per session with Ctrl+Alt+Shift+L in the window or
+    /// `quality N LEVEL` on stdin).
+    #[arg(long, default_value = "auto")]
+    quality: viewer::quality::Quality,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +185,12 @@ fn main() -> ExitCode {
         } => profile_pack(&binary, &profile, &out),
         Cmd::Log { cmd } => log_cmd(cmd),
         Cmd::Export { file, png, every } => export(&file, &png, every),
+        Cmd::Play {
+            file,
+            speed,
+            headless,
+            snapshot_dir,
+        } => play(file, speed, headless, snapshot_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,6 +249,43 @@ fn export(file: &Path, dir: &Path, every: f64) -> Result<(), String> {
     Ok(())
 }
 
+fn play(
+    file: PathBuf,
+    speed: f64,
+    headless: bool,
+    snapshot_dir: Option<PathBuf>,
+) -> Result<(), String> {
+    let opts = viewer::play::PlayOptions {
+        file,
+        speed: viewer::play::check_speed(speed)?,
+        snapshot_dir,
+    };
+    if headless {
+        return viewer::play::play_headless(&opts).map_err(|e| e.to_string());
+    }
+    if opts.snapshot_dir.is_some() {
+        return Err("--snapshot-dir goes with --headless".into());
+    }
+    let event_loop = viewer::window::event_loop()
+        .map_err(|e| format!("{e} (use --headless without a display)"))?;
+    let handle = viewer::window::WindowHandle::new(&event_loop);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopper = handle.clone();
+    let player = std::thread::spawn(move || {
+        let r = viewer::play::play_window(&opts, &handle, &rx);
+        let _ = stopper.shutdown();
+        r
+    });
+    let mut manager = viewer::window::WindowManager::with_sender(tx).exit_when_last_closed(true);
+    let win = viewer::window::run(event_loop, &mut manager);
+    drop(manager);
+    match player.join() {
+        Ok(r) => r.map_err(|e| e.to_string())?,
+        Err(_) => return Err("the player thread failed".into()),
+    }
+    win.map_err(|e| e.to_string())
+}
+
 fn listen(args: ListenArgs) -> Result<(), String> {
     let key_path = match args.key {
         Some(p) => p,
@@ -266,6 +329,7 @@ fn listen(args: ListenArgs) -> Result<(), String> {
     cfg.snapshot_dir = args.snapshot_dir;
     cfg.record_dir = args.record;
     cfg.session_code = args.session_code;
+    cfg.quality = args.quality;
 
     let reporter = Arc::new(Reporter::new(args.headless));
     let (tx, rx) = mpsc::unbounded_channel();

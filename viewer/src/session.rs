@@ -10,11 +10,12 @@ use crate::admission::Permit;
 use crate::headless::{Event, RateLimit, Reporter, snapshot_path, write_snapshot};
 use crate::keysym;
 use crate::log::{self, SessionLog};
+use crate::quality::{AutoQuality, Quality};
 use crate::recording::FbsWriter;
 use crate::window::{SessionStatus, SharedFramebuffer, WindowHandle, session_title};
 use crypto::control::ControlMessage;
 use crypto::tokio_io::{ControlReceiver, ControlSender};
-use rfb::{ClientConfig, ClientEvent, ClientSession, Rect};
+use rfb::{ClientEvent, ClientSession, Rect};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
@@ -51,6 +52,8 @@ pub struct SessionEnv {
     pub window: Option<WindowHandle>,
     /// The RFB handshake must finish within this time.
     pub handshake_timeout: Duration,
+    /// The picture quality sessions start with.
+    pub quality: Quality,
 }
 
 /// Who and what a session is.
@@ -96,6 +99,20 @@ pub enum SessionCommand {
     /// Ask the customer for control (a chat line in the tunnel; nothing in
     /// clear mode, where stock servers apply input at once).
     RequestControl,
+    /// Switch the picture quality (a new SetEncodings, then a full update).
+    Quality(Quality),
+    /// A chat line for the customer (crypto only).
+    Chat(String),
+    /// Offer this file to the customer (crypto only).
+    SendFile(PathBuf),
+    /// Accept a file the customer offered (saved under the log directory's `files/`).
+    AcceptFile(u32),
+    /// Refuse a file the customer offered.
+    RefuseFile(u32),
+    /// Stop a transfer in either direction.
+    CancelFile(u32),
+    /// A session note for the log (ticket number, outcome…).
+    Note(String),
     /// End the session with this reason.
     Close(String),
 }
@@ -140,20 +157,15 @@ pub fn file_stem(id: u64) -> String {
     )
 }
 
-/// The customer's hello as the log's string map.
+/// The customer's hello as the log's string map: the program version and
+/// exactly the system information the customer was shown.
 pub fn customer_map(hello: &crypto::hello::CustomerHello) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
+    let mut m: BTreeMap<String, String> = hello
+        .shared_fields()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     m.insert("program_version".into(), hello.program_version.clone());
-    m.insert("os".into(), hello.os.clone());
-    if let Some(s) = hello.screen {
-        m.insert("screen".into(), format!("{}x{}", s.width, s.height));
-    }
-    if let Some(c) = &hello.computer_name {
-        m.insert("computer_name".into(), c.clone());
-    }
-    if let Some(u) = &hello.user_name {
-        m.insert("user_name".into(), u.clone());
-    }
     m
 }
 
@@ -173,6 +185,11 @@ struct State {
     update_pending: bool,
     snapshot_limit: RateLimit,
     snapshot_pending: bool,
+    extras: crate::features::Extras,
+    internal_rx: Option<mpsc::UnboundedReceiver<crate::features::Internal>>,
+    outbox: Vec<ControlMessage>,
+    quality: Quality,
+    auto: Option<AutoQuality>,
 }
 
 impl State {
@@ -188,6 +205,18 @@ impl State {
                 message: format!("session {}: log: {err}", self.setup.id),
             });
             self.log = None;
+        }
+    }
+
+    /// Applies what the chat/files/notes part asked for.
+    fn effects(&mut self, out: Vec<crate::features::Effect>) {
+        use crate::features::Effect;
+        for e in out {
+            match e {
+                Effect::Send(m) => self.outbox.push(m),
+                Effect::Emit(ev) => self.emit(ev),
+                Effect::Log(ev) => self.log(ev),
+            }
         }
     }
 
@@ -235,6 +264,7 @@ impl State {
                     bytes_in_per_sec: 0,
                     bytes_out_per_sec: 0,
                     message,
+                    label: None,
                 },
             );
         }
@@ -272,6 +302,9 @@ impl State {
                     ..
                 } => {
                     self.connected = true;
+                    if let Some(a) = self.auto.as_mut() {
+                        a.start(now);
+                    }
                     self.emit(Event::Connected {
                         session: self.setup.id,
                         width,
@@ -288,11 +321,16 @@ impl State {
                         );
                         if w.open_session(self.setup.id, title, shared.clone()).is_ok() {
                             self.shared = Some(shared);
+                            let _ = w.session_quality(self.setup.id, self.quality);
                         }
                         self.window_status(None);
                     }
                 }
                 ClientEvent::Update { rects } => {
+                    if let Some(q) = self.auto.as_mut().and_then(|a| a.update(now)) {
+                        self.auto = None;
+                        self.set_quality(q);
+                    }
                     self.update_pending = true;
                     self.snapshot_pending = true;
                     self.window_frame(rects);
@@ -371,17 +409,11 @@ impl State {
             ControlMessage::SessionEnd { reason } => {
                 return Some(format!("the customer ended the session: {reason}"));
             }
-            ControlMessage::Chat { text } => {
-                self.log(log::Event::Chat {
-                    from: "customer".into(),
-                    text: text.clone(),
-                });
-                self.emit(Event::Chat {
-                    session: self.setup.id,
-                    text,
-                });
+            other => {
+                let mut out = Vec::new();
+                self.extras.control(&other, &mut out);
+                self.effects(out);
             }
-            _ => {}
         }
         None
     }
@@ -406,9 +438,41 @@ impl State {
             }
             SessionCommand::CutText(text) => self.client.cut_text(&text),
             SessionCommand::Close(reason) => return Some(reason),
+            SessionCommand::Quality(q) => {
+                self.auto = (q == Quality::Auto).then(|| {
+                    let mut a = AutoQuality::new();
+                    a.start(Instant::now());
+                    a
+                });
+                self.quality = q;
+                self.set_quality(q);
+            }
             SessionCommand::RequestControl => {}
+            // Handled by `features::Extras` in `drive`.
+            SessionCommand::Chat(_)
+            | SessionCommand::SendFile(_)
+            | SessionCommand::AcceptFile(_)
+            | SessionCommand::RefuseFile(_)
+            | SessionCommand::CancelFile(_)
+            | SessionCommand::Note(_) => {}
         }
         None
+    }
+
+    /// Sends the encodings of `q` and asks for a full update so the whole
+    /// screen comes at the new quality; tells the technician.
+    fn set_quality(&mut self, q: Quality) {
+        self.client.set_encodings(&q.encodings());
+        let fb = self.client.framebuffer();
+        let full = Rect::new(0, 0, fb.width(), fb.height());
+        self.client.request_update(false, full);
+        self.emit(Event::Quality {
+            session: self.setup.id,
+            quality: q.to_string(),
+        });
+        if let Some(w) = &self.env.window {
+            let _ = w.session_quality(self.setup.id, q);
+        }
     }
 }
 
@@ -466,8 +530,18 @@ where
         },
         None => None,
     };
+    let quality = env.quality;
+    let (extras, internal_rx) = crate::features::Extras::new(
+        setup.id,
+        &setup.technician,
+        env.log_dir.join("files"),
+        secure.as_ref().map(|s| s.control.clone()),
+    );
     let mut st = State {
-        client: ClientSession::new(ClientConfig::default()),
+        extras,
+        internal_rx: Some(internal_rx),
+        outbox: Vec::new(),
+        client: ClientSession::new(quality.client_config()),
         log,
         recording,
         started: Instant::now(),
@@ -480,6 +554,8 @@ where
         update_pending: false,
         snapshot_limit: RateLimit::new(SNAPSHOT_EVERY),
         snapshot_pending: false,
+        quality,
+        auto: (quality == Quality::Auto).then(AutoQuality::new),
         setup,
         env,
     };
@@ -490,6 +566,15 @@ where
         source: st.setup.peer.to_string(),
         mode: if st.setup.crypto { "crypto" } else { "clear" }.into(),
     });
+    if st.setup.crypto {
+        // Exactly what the customer was shown before connecting.
+        let mut info = st.setup.customer.clone();
+        info.remove("program_version");
+        st.emit(Event::SystemInfo {
+            session: st.setup.id,
+            info,
+        });
+    }
 
     let reason = drive(
         &mut stream,
@@ -522,6 +607,9 @@ where
             message: format!("session {}: recording: {err}", st.setup.id),
         });
     }
+    let mut out = Vec::new();
+    st.extras.abort(&mut out);
+    st.effects(out);
     if let Some(l) = &mut st.log {
         l.set_bytes(st.to_customer, st.from_customer);
         if let Err(err) = l.finish(&reason) {
@@ -579,9 +667,22 @@ where
     }
     let mut buf = vec![0u8; READ_BUF];
     let mut commands_open = true;
+    let mut internal = st.internal_rx.take();
     loop {
         if st.connected {
             permit.take();
+        }
+        // Control messages from chat and file transfers (waits while the
+        // control queue is full: file chunks never pile up).
+        if !st.outbox.is_empty() {
+            let out = std::mem::take(&mut st.outbox);
+            if let Some(sec) = secure.as_ref() {
+                for m in out {
+                    if sec.control.send(m).await.is_err() {
+                        break;
+                    }
+                }
+            }
         }
         let flush_at = st.next_flush().map(tokio::time::Instant::from_std);
         let control_open = secure.is_some();
@@ -594,6 +695,9 @@ where
                 };
                 let data = &buf[..n];
                 st.from_customer += n as u64;
+                if let Some(a) = st.auto.as_mut() {
+                    a.bytes(n as u64);
+                }
                 st.record(data);
                 if let Err(e) = st.client.receive(data) {
                     return format!("protocol error from the customer: {e}");
@@ -610,6 +714,18 @@ where
                         let _ = tokio::time::timeout(Duration::from_secs(1), sec.control.send(ask)).await;
                         st.log(log::Event::Chat { from: st.setup.technician.clone(), text: ASK_CONTROL.into() });
                     }
+                }
+                Some(
+                    cmd @ (SessionCommand::Chat(_)
+                    | SessionCommand::SendFile(_)
+                    | SessionCommand::AcceptFile(_)
+                    | SessionCommand::RefuseFile(_)
+                    | SessionCommand::CancelFile(_)
+                    | SessionCommand::Note(_)),
+                ) => {
+                    let mut out = Vec::new();
+                    st.extras.command(cmd, &mut out);
+                    st.effects(out);
                 }
                 Some(cmd) => {
                     if let Some(reason) = st.apply(cmd) {
@@ -638,6 +754,16 @@ where
                     return e.to_string();
                 }
             },
+            Some(i) = async {
+                match internal.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let mut out = Vec::new();
+                st.extras.internal(i, &mut out);
+                st.effects(out);
+            }
             _ = tokio::time::sleep_until(handshake_deadline), if !st.connected => {
                 return format!(
                     "the RFB handshake did not finish within {:?}",

@@ -3,13 +3,20 @@
 //! Two small traits keep the session engine free of any windowing system:
 //! [`ScreenSource`] (pixels, changed regions, cursor shape, size changes)
 //! and [`InputSink`] (pointer, keys, clipboard). Linux/X11 implements them
-//! in [`x11`]; Windows will add its own module behind the same traits.
+//! in `x11`, Windows (GDI, `SendInput`) in `windows`; [`open`] picks the
+//! one this program was built for.
 //!
 //! The intended use is damage-driven: one thread blocks in
 //! [`ScreenSource::wait`] (no CPU while the screen is idle), then asks for
 //! [`ScreenSource::damage`], [`ScreenSource::cursor`] and
 //! [`ScreenSource::resized`], and captures only what changed.
 
+#[cfg(windows)]
+pub mod windows;
+// The keysym table is plain data: its tests also run on Linux.
+#[cfg(all(test, not(windows)))]
+#[path = "windows/keymap.rs"]
+mod windows_keymap;
 #[cfg(unix)]
 pub mod x11;
 
@@ -56,6 +63,34 @@ pub enum PlatformError {
     /// The clipboard worker stopped or the text is too large.
     #[error("clipboard: {0}")]
     Clipboard(&'static str),
+    /// A Windows API call failed (`code` from `GetLastError`).
+    #[cfg(windows)]
+    #[error("{call} failed (Windows error {code})")]
+    Win32 {
+        /// The function that failed.
+        call: &'static str,
+        /// Its `GetLastError` code.
+        code: u32,
+    },
+}
+
+/// Opens the desktop this program runs on: the X display `display`
+/// (`None`: `$DISPLAY`) on Linux; the whole Windows desktop (every monitor)
+/// on Windows, where `display` is ignored.
+pub fn open(display: Option<&str>) -> Result<Platform, PlatformError> {
+    #[cfg(unix)]
+    {
+        let screen = x11::X11Screen::open(display)?;
+        let input = x11::X11Input::open(display)?;
+        Ok((Box::new(screen), Box::new(input)))
+    }
+    #[cfg(windows)]
+    {
+        let _ = display;
+        let screen = windows::GdiScreen::open()?;
+        let input = windows::WinInput::open()?;
+        Ok((Box::new(screen), Box::new(input)))
+    }
 }
 
 /// The cursor's shape as the display reports it.

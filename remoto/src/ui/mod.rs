@@ -37,11 +37,13 @@
 //! ```
 
 pub mod draw;
+mod features_text;
 pub mod model;
 pub mod render;
 pub mod strings;
 pub mod window;
 
+pub use features_text::bytes;
 pub use model::{
     ButtonId, DOUBLE_CLICK_MS, Key, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PanelModel, PickerModel,
     PickerStatus, ReceiptModel, Screen, Target, UiInput, UiModel,
@@ -176,6 +178,39 @@ pub enum UiAction {
     /// The customer pressed "Save log" on the receipt; answer with
     /// [`SessionUpdate::LogSaved`] or [`SessionUpdate::LogSaveFailed`].
     SaveLog,
+    /// Send this chat line to the technician.
+    SendChat(String),
+    /// Pause (`true`) or resume (`false`) sharing the screen.
+    PauseSharing(bool),
+    /// Accept the technician's file `id` (the glue chooses a free name in
+    /// the customer's Downloads folder).
+    AcceptFile(u32),
+    /// Refuse the technician's file `id`.
+    RefuseFile(u32),
+}
+
+/// One chat line in the panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    /// True when the technician wrote it.
+    pub from_technician: bool,
+    /// `HH:MM:SS`.
+    pub time: String,
+    /// The text.
+    pub text: String,
+}
+
+/// What the end-of-session summary adds to the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SummaryInfo {
+    /// When the session started (as shown).
+    pub started: String,
+    /// Seconds of control, `None` when never granted.
+    pub control_secs: Option<u64>,
+    /// Chat lines both ways.
+    pub chats: usize,
+    /// One line per file (`name (size): outcome`).
+    pub files: Vec<String>,
 }
 
 /// Why a session ended (shown on the receipt).
@@ -241,4 +276,26 @@ pub enum SessionUpdate {
         /// Why.
         detail: String,
     },
+    /// A chat line (either way) for the panel.
+    Chat(ChatLine),
+    /// The technician offers a file.
+    FileOffered {
+        /// Transfer id.
+        id: u32,
+        /// File name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A transfer's progress or outcome, one line for the panel.
+    FileStatus {
+        /// Transfer id.
+        id: u32,
+        /// E.g. `report.pdf: 45%` or `report.pdf: done`.
+        text: String,
+    },
+    /// Sharing is paused (`true`) or running.
+    SharingPaused(bool),
+    /// The summary of the session that just ended (sent before `Ended`).
+    Summary(SummaryInfo),
 }

@@ -5,7 +5,12 @@
 //! a [`Target`] (the renderer reports where each target is drawn).
 
 use super::strings::Strings;
-use super::{EndReason, PickerData, SessionUpdate, UiAction};
+use super::{ChatLine, EndReason, PickerData, SessionUpdate, SummaryInfo, UiAction};
+
+/// Chat lines the panel keeps (older ones scroll away).
+pub const MAX_CHAT_LINES: usize = 50;
+/// Longest chat line typed in the panel, in characters.
+pub const MAX_CHAT_INPUT: usize = 500;
 
 /// Two presses on the same row within this many milliseconds are a double-click.
 pub const DOUBLE_CLICK_MS: u64 = 500;
@@ -69,6 +74,14 @@ pub enum ButtonId {
     SaveLog,
     /// Receipt: end the program.
     Exit,
+    /// Panel: send the typed chat line.
+    SendChat,
+    /// Panel: pause or resume sharing.
+    TogglePause,
+    /// Panel: accept the offered file.
+    AcceptFile,
+    /// Panel: refuse the offered file.
+    RefuseFile,
 }
 
 /// One input event, already independent of the window system.
@@ -401,9 +414,71 @@ pub struct PanelModel {
     pub now_ms: u64,
     /// The target under the pointer.
     pub hover: Option<Target>,
+    /// Chat lines, oldest first (at most [`MAX_CHAT_LINES`]).
+    pub chat: Vec<ChatLine>,
+    /// Technician lines not yet seen (reset when the customer types or clicks).
+    pub unread: usize,
+    /// The chat line being typed.
+    pub chat_input: String,
+    /// Sharing is paused.
+    pub paused: bool,
+    /// A file offer waiting for Accept/Refuse: (id, name, size).
+    pub offer: Option<(u32, String, u64)>,
+    /// The latest transfer status line.
+    pub file_status: Option<String>,
+    /// The summary sent before `Ended`.
+    pub summary: Option<SummaryInfo>,
 }
 
 impl PanelModel {
+    /// A panel for a session that starts at `now_ms`.
+    pub fn new(
+        strings: &'static Strings,
+        technician: String,
+        sas: Option<String>,
+        encrypted: bool,
+        control: bool,
+        now_ms: u64,
+    ) -> Self {
+        PanelModel {
+            strings,
+            technician,
+            sas,
+            encrypted,
+            control,
+            closing: false,
+            started_ms: now_ms,
+            now_ms,
+            hover: None,
+            chat: Vec::new(),
+            unread: 0,
+            chat_input: String::new(),
+            paused: false,
+            offer: None,
+            file_status: None,
+            summary: None,
+        }
+    }
+
+    /// Adds a chat line (counting it as unread when the technician wrote it).
+    pub fn push_chat(&mut self, line: ChatLine) {
+        if line.from_technician {
+            self.unread += 1;
+        }
+        self.chat.push(line);
+        if self.chat.len() > MAX_CHAT_LINES {
+            self.chat.remove(0);
+        }
+    }
+
+    fn send_chat(&mut self) -> Option<UiAction> {
+        let text = self.chat_input.trim().to_string();
+        if text.is_empty() {
+            return None;
+        }
+        self.chat_input.clear();
+        Some(UiAction::SendChat(text))
+    }
     /// Seconds since the session started.
     pub fn elapsed_secs(&self) -> u64 {
         self.now_ms.saturating_sub(self.started_ms) / 1000
@@ -428,6 +503,46 @@ impl PanelModel {
             } if !self.closing => {
                 self.control = !self.control;
                 return Some(UiAction::AllowControl(self.control));
+            }
+            UiInput::Press {
+                target: Some(Target::Button(ButtonId::TogglePause)),
+                ..
+            } if !self.closing => {
+                self.paused = !self.paused;
+                return Some(UiAction::PauseSharing(self.paused));
+            }
+            UiInput::Press {
+                target: Some(Target::Button(ButtonId::SendChat)),
+                ..
+            } if !self.closing => {
+                self.unread = 0;
+                return self.send_chat();
+            }
+            UiInput::Press {
+                target: Some(Target::Button(b @ (ButtonId::AcceptFile | ButtonId::RefuseFile))),
+                ..
+            } if !self.closing => {
+                let (id, _, _) = self.offer.take()?;
+                return Some(if b == ButtonId::AcceptFile {
+                    UiAction::AcceptFile(id)
+                } else {
+                    UiAction::RefuseFile(id)
+                });
+            }
+            UiInput::Press { .. } => self.unread = 0,
+            UiInput::Key(Key::Enter) if !self.closing => {
+                self.unread = 0;
+                return self.send_chat();
+            }
+            UiInput::Key(Key::Backspace) => {
+                self.chat_input.pop();
+                self.unread = 0;
+            }
+            UiInput::Key(Key::Char(c))
+                if !c.is_control() && self.chat_input.chars().count() < MAX_CHAT_INPUT =>
+            {
+                self.chat_input.push(c);
+                self.unread = 0;
             }
             _ => {}
         }
@@ -458,6 +573,8 @@ pub struct ReceiptModel {
     pub hover: Option<Target>,
     /// Exit was chosen.
     pub exit: bool,
+    /// Control, chat and files of the session, when known.
+    pub summary: Option<SummaryInfo>,
 }
 
 impl ReceiptModel {
@@ -560,18 +677,19 @@ impl UiModel {
                     control,
                 },
             ) => {
-                self.screen = Screen::Panel(PanelModel {
-                    strings,
-                    technician,
-                    sas,
-                    encrypted,
-                    control,
-                    closing: false,
-                    started_ms: now_ms,
-                    now_ms,
-                    hover: None,
-                });
+                self.screen = Screen::Panel(PanelModel::new(
+                    strings, technician, sas, encrypted, control, now_ms,
+                ));
             }
+            (Screen::Panel(p), SessionUpdate::Chat(line)) => p.push_chat(line),
+            (Screen::Panel(p), SessionUpdate::FileOffered { id, name, size }) => {
+                p.offer = Some((id, name, size))
+            }
+            (Screen::Panel(p), SessionUpdate::FileStatus { text, .. }) => {
+                p.file_status = Some(text)
+            }
+            (Screen::Panel(p), SessionUpdate::SharingPaused(on)) => p.paused = on,
+            (Screen::Panel(p), SessionUpdate::Summary(s)) => p.summary = Some(s),
             (Screen::Picker(p), u) => p.update(&u),
             (Screen::Panel(p), SessionUpdate::ControlChanged(c)) => p.control = c,
             (Screen::Panel(p), SessionUpdate::Ended { reason }) => {
@@ -587,6 +705,7 @@ impl UiModel {
                     saved: false,
                     hover: None,
                     exit: false,
+                    summary: p.summary.take(),
                 });
             }
             (Screen::Receipt(r), SessionUpdate::LogSaved { path }) => {
@@ -607,6 +726,87 @@ impl UiModel {
 mod tests {
     use super::*;
     use crate::ui::{Language, TechnicianEntry};
+
+    #[test]
+    fn panel_chat_unread_offer_and_pause() {
+        let mut m = UiModel::new(PickerData::sample(Language::En));
+        m.update(
+            SessionUpdate::Connected {
+                technician: "Verde".into(),
+                sas: Some("123456".into()),
+                encrypted: true,
+                control: false,
+            },
+            0,
+        );
+        m.update(
+            SessionUpdate::Chat(ChatLine {
+                from_technician: true,
+                time: "10:00:00".into(),
+                text: "ciao".into(),
+            }),
+            10,
+        );
+        let Screen::Panel(p) = &m.screen else {
+            panic!("panel")
+        };
+        assert_eq!(p.unread, 1);
+        for c in "ok!".chars() {
+            m.handle(UiInput::Key(Key::Char(c)));
+        }
+        assert_eq!(
+            m.handle(UiInput::Key(Key::Enter)),
+            Some(UiAction::SendChat("ok!".into()))
+        );
+        // Nothing typed: Enter sends nothing.
+        assert_eq!(m.handle(UiInput::Key(Key::Enter)), None);
+        let Screen::Panel(p) = &m.screen else {
+            panic!("panel")
+        };
+        assert_eq!(p.unread, 0);
+        m.update(
+            SessionUpdate::FileOffered {
+                id: 4,
+                name: "a.txt".into(),
+                size: 3,
+            },
+            20,
+        );
+        let press = |b| UiInput::Press {
+            target: Some(Target::Button(b)),
+            time_ms: 30,
+        };
+        assert_eq!(
+            m.handle(press(ButtonId::AcceptFile)),
+            Some(UiAction::AcceptFile(4))
+        );
+        assert_eq!(m.handle(press(ButtonId::RefuseFile)), None);
+        assert_eq!(
+            m.handle(press(ButtonId::TogglePause)),
+            Some(UiAction::PauseSharing(true))
+        );
+        assert_eq!(
+            m.handle(press(ButtonId::TogglePause)),
+            Some(UiAction::PauseSharing(false))
+        );
+        let summary = SummaryInfo {
+            started: "10:00".into(),
+            control_secs: Some(65),
+            chats: 2,
+            files: vec!["a.txt (3 B): done".into()],
+        };
+        m.update(SessionUpdate::Summary(summary.clone()), 40);
+        m.update(
+            SessionUpdate::Ended {
+                reason: EndReason::CustomerClosed,
+            },
+            50,
+        );
+        let Screen::Receipt(r) = &m.screen else {
+            panic!("receipt")
+        };
+        assert_eq!(r.summary, Some(summary));
+    }
 
     fn picker() -> PickerModel {
         PickerModel::new(PickerData::sample(Language::It))

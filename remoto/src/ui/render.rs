@@ -831,7 +831,135 @@ fn panel(p: &mut Painter<'_, '_, '_>, m: &PanelModel) -> f32 {
         m.hover,
         !m.closing,
     );
-    y + 38.0 + 16.0
+    y += 38.0 + 10.0;
+    panel_extras(p, m, y)
+}
+
+/// Privacy button, file offer, transfer status and chat box of the panel.
+fn panel_extras(p: &mut Painter<'_, '_, '_>, m: &PanelModel, mut y: f32) -> f32 {
+    let s = m.strings;
+    let margin = 16.0;
+    let inner = PANEL_WIDTH - 2.0 * margin;
+    let (label, kind) = if m.paused {
+        (s.resume_sharing(), Kind::Warning)
+    } else {
+        (s.pause_sharing(), Kind::Secondary)
+    };
+    p.button(
+        margin,
+        y,
+        inner,
+        34.0,
+        label,
+        kind,
+        ButtonId::TogglePause,
+        m.hover,
+        !m.closing,
+    );
+    y += 34.0 + 12.0;
+    if !m.encrypted {
+        return y + 4.0;
+    }
+    if let Some((_, name, size)) = &m.offer {
+        let after = p.paragraph(
+            margin,
+            y + 13.0,
+            inner,
+            &s.file_offer(name, *size),
+            Style::regular(12.0),
+            16.0,
+            TEXT,
+            2,
+        );
+        y = after + 6.0;
+        let bw = (inner - 10.0) / 2.0;
+        p.button(
+            margin,
+            y,
+            bw,
+            32.0,
+            s.accept(),
+            Kind::Primary,
+            ButtonId::AcceptFile,
+            m.hover,
+            !m.closing,
+        );
+        p.button(
+            margin + bw + 10.0,
+            y,
+            bw,
+            32.0,
+            s.refuse(),
+            Kind::Secondary,
+            ButtonId::RefuseFile,
+            m.hover,
+            !m.closing,
+        );
+        y += 32.0 + 10.0;
+    }
+    if let Some(st) = &m.file_status {
+        p.text_fit(margin, y + 12.0, inner, st, Style::regular(12.0), MUTED);
+        y += 20.0;
+    }
+    p.fill(margin, y, inner, 1.0, 0xE1E6ED);
+    y += 8.0;
+    p.text(margin, y + 14.0, s.chat_title(), Style::bold(13.0), TEXT);
+    if m.unread > 0 {
+        let u = s.unread(m.unread);
+        let uw = p.measure(&u, Style::bold(12.0));
+        p.text(margin + inner - uw, y + 14.0, &u, Style::bold(12.0), RED);
+    }
+    y += 22.0;
+    const SHOWN: usize = 6;
+    let box_h = SHOWN as f32 * 17.0 + 10.0;
+    p.boxed(margin, y, inner, box_h, 6.0, 0x00D5_DCE5, WHITE);
+    let start = m.chat.len().saturating_sub(SHOWN);
+    let mut ly = y + 18.0;
+    for l in &m.chat[start..] {
+        let time = l.time.get(..5).unwrap_or(&l.time);
+        let line = format!("{time} {}: {}", s.chat_from(l.from_technician), l.text);
+        let colour = if l.from_technician { TEXT } else { MUTED };
+        p.text_fit(
+            margin + 8.0,
+            ly,
+            inner - 16.0,
+            &line,
+            Style::regular(12.0),
+            colour,
+        );
+        ly += 17.0;
+    }
+    y += box_h + 8.0;
+    let sw = 70.0;
+    p.boxed(margin, y, inner - sw - 8.0, 32.0, 6.0, 0x00B8_C2CE, WHITE);
+    let (txt, colour) = if m.chat_input.is_empty() {
+        (s.chat_placeholder().to_string(), MUTED)
+    } else {
+        // Show the end of a long line, with a caret.
+        let chars: Vec<char> = m.chat_input.chars().collect();
+        let tail: String = chars[chars.len().saturating_sub(40)..].iter().collect();
+        (format!("{tail}|"), TEXT)
+    };
+    p.text_fit(
+        margin + 8.0,
+        y + 21.0,
+        inner - sw - 24.0,
+        &txt,
+        Style::regular(12.0),
+        colour,
+    );
+    p.button(
+        margin + inner - sw,
+        y,
+        sw,
+        32.0,
+        s.send(),
+        Kind::Primary,
+        ButtonId::SendChat,
+        m.hover,
+        !m.closing,
+    );
+    y + 32.0 + 16.0
 }
 
 fn receipt(p: &mut Painter<'_, '_, '_>, m: &ReceiptModel) -> f32 {
@@ -852,7 +980,7 @@ fn receipt(p: &mut Painter<'_, '_, '_>, m: &ReceiptModel) -> f32 {
     } else {
         s.channel_clear
     };
-    let rows: [(&str, String, u32); 4] = [
+    let mut rows: Vec<(&str, String, u32)> = vec![
         (s.technician, m.technician.clone(), TEXT),
         (s.duration, format_elapsed(m.duration_secs), TEXT),
         (
@@ -862,6 +990,18 @@ fn receipt(p: &mut Painter<'_, '_, '_>, m: &ReceiptModel) -> f32 {
         ),
         (s.ended_by, reason, TEXT),
     ];
+    if let Some(sum) = &m.summary {
+        rows.insert(1, (s.started(), sum.started.clone(), TEXT));
+        rows.push((s.control_label(), s.control_value(sum.control_secs), TEXT));
+        rows.push((s.chat_label(), s.chat_count(sum.chats), TEXT));
+        if sum.files.is_empty() {
+            rows.push((s.files_label(), s.no_files().to_string(), TEXT));
+        }
+        for (i, f) in sum.files.iter().enumerate() {
+            let label = if i == 0 { s.files_label() } else { "" };
+            rows.push((label, f.clone(), TEXT));
+        }
+    }
     let label_w = rows
         .iter()
         .map(|(l, _, _)| p.measure(l, Style::regular(13.0)))

@@ -26,6 +26,12 @@
 //! | Ctrl+Alt+Shift+End, or Ctrl+Alt+Shift+Delete | send Ctrl-Alt-Del to the customer |
 //! | Ctrl+Alt+Shift+C | ask the customer for control |
 //! | Ctrl+Alt+Shift+Q | disconnect (close this session's window) |
+//! | Ctrl+Alt+Shift+L | picture quality: auto → lossless → high → medium → low |
+//!
+//! A pending customer (window mode without `--accept-all`) gets a small
+//! accept dialog ([`dialog`]): the customer's hello, the source address and
+//! the SAS or "NOT ENCRYPTED", with Refuse / Accept (mouse, Escape / Enter);
+//! the answer comes back as [`WindowInput::Accept`] / [`WindowInput::Refuse`].
 //!
 //! Every other key goes to the customer as an X keysym ([`crate::keysym`]).
 //! The mouse goes as RFB pointer events: buttons 1–3 and the wheel as
@@ -36,6 +42,7 @@
 //! [`WindowHandle::set_local_clipboard`] puts the customer's clipboard text
 //! on the local clipboard.
 
+pub mod dialog;
 pub mod scale;
 pub mod text;
 
@@ -54,6 +61,8 @@ use winit::keyboard::{Key, ModifiersState, NamedKey, PhysicalKey};
 use winit::window::{Fullscreen, Window, WindowId};
 
 use crate::keysym::{self, Keysym, xk};
+use crate::quality::Quality;
+pub use dialog::IncomingInfo;
 pub use scale::{Filter, Layout, ScaleMode};
 
 /// Identifies a session (and its window).
@@ -98,6 +107,8 @@ pub struct SessionStatus {
     pub bytes_out_per_sec: u64,
     /// An extra message (e.g. "session ended: customer closed").
     pub message: Option<String>,
+    /// Replaces the control-state label (e.g. "playing 1x" in `viewer play`).
+    pub label: Option<String>,
 }
 
 /// Events the session glue sends to the window event loop.
@@ -137,6 +148,26 @@ pub enum ViewerEvent {
         /// Session.
         id: SessionId,
     },
+    /// The quality the session uses now (shown in the status bar).
+    SessionQuality {
+        /// Session.
+        id: SessionId,
+        /// The level.
+        quality: Quality,
+    },
+    /// Opens the accept dialog of a pending customer.
+    Incoming {
+        /// Session.
+        id: SessionId,
+        /// What to show.
+        info: IncomingInfo,
+    },
+    /// The pending customer went away or was decided elsewhere: closes its
+    /// dialog (nothing is sent back).
+    IncomingGone {
+        /// Session.
+        id: SessionId,
+    },
     /// Closes every window and ends the event loop.
     Shutdown,
 }
@@ -164,6 +195,12 @@ pub enum WindowInput {
     Clipboard(String),
     /// The technician asks the customer for control.
     RequestControl,
+    /// The technician picked another picture quality.
+    Quality(Quality),
+    /// The technician accepted the pending customer (accept dialog).
+    Accept,
+    /// The technician refused the pending customer (accept dialog).
+    Refuse,
     /// The window was closed: end this session.
     Closed,
 }
@@ -177,6 +214,9 @@ impl fmt::Display for WindowInput {
             WindowInput::Pointer { x, y, buttons } => write!(f, "pointer {x} {y} {buttons}"),
             WindowInput::Clipboard(t) => write!(f, "clipboard {t:?}"),
             WindowInput::RequestControl => write!(f, "request-control"),
+            WindowInput::Quality(q) => write!(f, "quality {q}"),
+            WindowInput::Accept => write!(f, "accept"),
+            WindowInput::Refuse => write!(f, "refuse"),
             WindowInput::Closed => write!(f, "closed"),
         }
     }
@@ -254,6 +294,21 @@ impl WindowHandle {
         self.send(ViewerEvent::CloseSession { id })
     }
 
+    /// Shows the quality a session uses.
+    pub fn session_quality(&self, id: SessionId, quality: Quality) -> Result<(), WindowError> {
+        self.send(ViewerEvent::SessionQuality { id, quality })
+    }
+
+    /// Opens the accept dialog of a pending customer.
+    pub fn incoming(&self, id: SessionId, info: IncomingInfo) -> Result<(), WindowError> {
+        self.send(ViewerEvent::Incoming { id, info })
+    }
+
+    /// Closes the accept dialog of a customer that is no longer pending.
+    pub fn incoming_gone(&self, id: SessionId) -> Result<(), WindowError> {
+        self.send(ViewerEvent::IncomingGone { id })
+    }
+
     /// Ends the event loop.
     pub fn shutdown(&self) -> Result<(), WindowError> {
         self.send(ViewerEvent::Shutdown)
@@ -288,6 +343,16 @@ struct SessionWindow {
     modifiers: ModifiersState,
     wheel: (f64, f64),
     fb_size: (u16, u16),
+    quality: Option<Quality>,
+}
+
+struct DialogWindow {
+    window: Rc<Window>,
+    surface: softbuffer::Surface<Rc<Window>, Rc<Window>>,
+    lines: Vec<(String, u32)>,
+    layout: dialog::DialogLayout,
+    cursor: Option<(f64, f64)>,
+    hover: Option<dialog::Answer>,
 }
 
 /// Owns every session window; the [`ApplicationHandler`] of the event loop.
@@ -295,6 +360,8 @@ pub struct WindowManager {
     sink: Box<dyn FnMut(SessionInput)>,
     sessions: HashMap<SessionId, SessionWindow>,
     by_window: HashMap<WindowId, SessionId>,
+    dialogs: HashMap<SessionId, DialogWindow>,
+    dialog_by_window: HashMap<WindowId, SessionId>,
     text: text::TextDrawer,
     clipboard: Option<arboard::Clipboard>,
     clipboard_failed: bool,
@@ -318,6 +385,8 @@ impl WindowManager {
             sink: Box::new(sink),
             sessions: HashMap::new(),
             by_window: HashMap::new(),
+            dialogs: HashMap::new(),
+            dialog_by_window: HashMap::new(),
             text: text::TextDrawer::new(13.0),
             clipboard: None,
             clipboard_failed: false,
@@ -429,6 +498,7 @@ impl WindowManager {
                 modifiers: ModifiersState::empty(),
                 wheel: (0.0, 0.0),
                 fb_size: (w, h),
+                quality: None,
             },
         );
         Ok(())
@@ -477,7 +547,9 @@ impl WindowManager {
         let bar_start = area_h as usize * stride;
         if let Some(bar_px) = buffer.get_mut(bar_start..rows * stride) {
             bar_px.fill(STATUS_BG);
-            let (label, colour) = if s.status.control {
+            let (label, colour) = if let Some(l) = &s.status.label {
+                (l.as_str(), INFO_FG)
+            } else if s.status.control {
                 ("control granted", GRANTED_FG)
             } else {
                 (
@@ -494,6 +566,9 @@ impl WindowManager {
                     ScaleMode::OneToOne => "1:1",
                 }
             );
+            if let Some(q) = s.quality {
+                rate.push_str(&format!("  {q}"));
+            }
             let bar_rows = bar as usize;
             let baseline = (bar_rows as i64 * 3) / 4 + 1;
             let mut rate_w = text.width(&rate);
@@ -572,6 +647,7 @@ enum Shortcut {
     CtrlAltDel,
     RequestControl,
     Disconnect,
+    CycleQuality,
 }
 
 fn shortcut(event: &KeyEvent, mods: ModifiersState) -> Option<Shortcut> {
@@ -594,6 +670,7 @@ fn shortcut(event: &KeyEvent, mods: ModifiersState) -> Option<Shortcut> {
             "b" => Some(Shortcut::ToggleFilter),
             "c" => Some(Shortcut::RequestControl),
             "q" => Some(Shortcut::Disconnect),
+            "l" => Some(Shortcut::CycleQuality),
             _ => None,
         },
         _ => None,
@@ -738,6 +815,12 @@ impl WindowManager {
                 }
             }
             Shortcut::RequestControl => self.emit(id, WindowInput::RequestControl),
+            Shortcut::CycleQuality => {
+                let q = s.quality.unwrap_or_default().next();
+                s.quality = Some(q);
+                s.window.request_redraw();
+                self.emit(id, WindowInput::Quality(q));
+            }
             Shortcut::Disconnect => {
                 self.release_all(id);
                 self.close(event_loop, id, true);
@@ -861,6 +944,132 @@ impl WindowManager {
     }
 }
 
+impl WindowManager {
+    fn open_dialog(
+        &mut self,
+        event_loop: &ActiveEventLoop,
+        id: SessionId,
+        info: &IncomingInfo,
+    ) -> Result<(), WindowError> {
+        self.close_dialog(id);
+        let lines = dialog::lines(id, info);
+        let layout = dialog::DialogLayout::new(lines.len());
+        let attrs = Window::default_attributes()
+            .with_title(dialog::dialog_title(id))
+            .with_resizable(false)
+            .with_inner_size(PhysicalSize::new(layout.width, layout.height));
+        let window = Rc::new(event_loop.create_window(attrs)?);
+        let context = softbuffer::Context::new(window.clone())?;
+        let surface = softbuffer::Surface::new(&context, window.clone())?;
+        self.dialog_by_window.insert(window.id(), id);
+        window.request_redraw();
+        window.focus_window();
+        self.dialogs.insert(
+            id,
+            DialogWindow {
+                window,
+                surface,
+                lines,
+                layout,
+                cursor: None,
+                hover: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn close_dialog(&mut self, id: SessionId) {
+        if let Some(d) = self.dialogs.remove(&id) {
+            self.dialog_by_window.remove(&d.window.id());
+        }
+    }
+
+    fn answer(&mut self, id: SessionId, answer: dialog::Answer) {
+        if self.dialogs.contains_key(&id) {
+            self.close_dialog(id);
+            self.emit(
+                id,
+                match answer {
+                    dialog::Answer::Accept => WindowInput::Accept,
+                    dialog::Answer::Refuse => WindowInput::Refuse,
+                },
+            );
+        }
+    }
+
+    fn redraw_dialog(&mut self, id: SessionId) -> Result<(), WindowError> {
+        let text = &mut self.text;
+        let Some(d) = self.dialogs.get_mut(&id) else {
+            return Ok(());
+        };
+        let size = d.window.inner_size();
+        let (Some(ww), Some(wh)) = (NonZeroU32::new(size.width), NonZeroU32::new(size.height))
+        else {
+            return Ok(());
+        };
+        d.surface.resize(ww, wh)?;
+        let mut buffer = d.surface.buffer_mut()?;
+        dialog::draw(
+            &mut buffer,
+            size.width as usize,
+            size.height as usize,
+            text,
+            &d.lines,
+            &d.layout,
+            d.hover,
+        );
+        buffer.present()?;
+        Ok(())
+    }
+
+    fn dialog_event(&mut self, id: SessionId, event: WindowEvent) {
+        match event {
+            WindowEvent::CloseRequested => self.answer(id, dialog::Answer::Refuse),
+            WindowEvent::RedrawRequested => {
+                if let Err(e) = self.redraw_dialog(id) {
+                    tracing::warn!("session {id}: cannot draw the accept dialog: {e}");
+                }
+            }
+            WindowEvent::Resized(_) => {
+                if let Some(d) = self.dialogs.get(&id) {
+                    d.window.request_redraw();
+                }
+            }
+            WindowEvent::CursorMoved { position, .. } => {
+                if let Some(d) = self.dialogs.get_mut(&id) {
+                    d.cursor = Some((position.x, position.y));
+                    let hover = d.layout.hit(position.x, position.y);
+                    if hover != d.hover {
+                        d.hover = hover;
+                        d.window.request_redraw();
+                    }
+                }
+            }
+            WindowEvent::MouseInput {
+                state: ElementState::Released,
+                button: MouseButton::Left,
+                ..
+            } => {
+                let hit = self
+                    .dialogs
+                    .get(&id)
+                    .and_then(|d| d.cursor.and_then(|(x, y)| d.layout.hit(x, y)));
+                if let Some(answer) = hit {
+                    self.answer(id, answer);
+                }
+            }
+            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
+                match event.logical_key {
+                    Key::Named(NamedKey::Enter) => self.answer(id, dialog::Answer::Accept),
+                    Key::Named(NamedKey::Escape) => self.answer(id, dialog::Answer::Refuse),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl ApplicationHandler<ViewerEvent> for WindowManager {
     fn resumed(&mut self, _event_loop: &ActiveEventLoop) {}
 
@@ -898,9 +1107,23 @@ impl ApplicationHandler<ViewerEvent> for WindowManager {
                 self.last_clipboard = Some(text);
             }
             ViewerEvent::CloseSession { id } => self.close(event_loop, id, false),
+            ViewerEvent::SessionQuality { id, quality } => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.quality = Some(quality);
+                    s.window.request_redraw();
+                }
+            }
+            ViewerEvent::Incoming { id, info } => {
+                if let Err(e) = self.open_dialog(event_loop, id, &info) {
+                    tracing::warn!("session {id}: cannot show the accept dialog: {e}");
+                }
+            }
+            ViewerEvent::IncomingGone { id } => self.close_dialog(id),
             ViewerEvent::Shutdown => {
                 self.sessions.clear();
                 self.by_window.clear();
+                self.dialogs.clear();
+                self.dialog_by_window.clear();
                 event_loop.exit();
             }
         }
@@ -914,6 +1137,8 @@ impl ApplicationHandler<ViewerEvent> for WindowManager {
     ) {
         if let Some(&id) = self.by_window.get(&window_id) {
             self.handle(event_loop, id, event);
+        } else if let Some(&id) = self.dialog_by_window.get(&window_id) {
+            self.dialog_event(id, event);
         }
     }
 }

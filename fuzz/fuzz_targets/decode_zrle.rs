@@ -1,0 +1,9 @@
+//! The zrle decoder alone, on arbitrary rectangles, pixel formats and chunking.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use rfb::encoding::zrle::ZrleDecoder;
+
+fuzz_target!(|data: &[u8]| {
+    let mut dec = ZrleDecoder::default();
+    remoto_fuzz::fuzz_decoder(&mut dec, data, false);
+});
