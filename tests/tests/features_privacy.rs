@@ -18,7 +18,7 @@ const ROOT: u32 = 0x3366cc;
 /// remoto::privacy::PAUSED_BACKGROUND.
 const PAUSED: u32 = 0x303040;
 
-/// (x, y, w, h) of window `id` from `xwininfo`.
+/// (x, y, w, h) of the inside of window `id`, from `xwininfo`.
 fn geometry(x: &XServer, id: u64) -> (u32, u32, u32, u32) {
     let out = run_ok(
         x.command("xwininfo").args(["-id", &id.to_string()]),
@@ -31,9 +31,12 @@ fn geometry(x: &XServer, id: u64) -> (u32, u32, u32, u32) {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} missing in xwininfo:\n{text}"))
     };
+    // xwininfo's upper-left corner is the outside of the window border;
+    // the window's pixels start one border width further in.
+    let border = field("Border width:");
     (
-        field("Absolute upper-left X:"),
-        field("Absolute upper-left Y:"),
+        field("Absolute upper-left X:") + border,
+        field("Absolute upper-left Y:") + border,
         field("Width:"),
         field("Height:"),
     )

@@ -342,7 +342,6 @@ fn updates_of(viewer: &Viewer, session: u64) -> usize {
 }
 
 #[test]
-#[ignore = "not yet seen passing (written on an overloaded machine); run with -- --ignored"]
 fn hostile_servers_against_viewer() {
     let art = Artifacts::new("hostile_servers_against_viewer");
     let key = demo_key(&art);
@@ -626,7 +625,6 @@ fn client_cases() -> Vec<ClientCase> {
 }
 
 #[test]
-#[ignore = "not yet seen passing (written on an overloaded machine); run with -- --ignored"]
 fn hostile_viewer_against_remoto() {
     let art = Artifacts::new("hostile_viewer_against_remoto");
     let x = XServer::xvfb(&art, 320, 240);
@@ -746,7 +744,6 @@ fn peak_rss_mib_if_alive(pid: u32) -> u64 {
 /// itself) nothing but the Noise preamble and message 1 may ever leave it:
 /// not one RFB byte.
 #[test]
-#[ignore = "not yet seen passing (written on an overloaded machine); run with -- --ignored"]
 fn downgrade_mitm_against_remoto() {
     let art = Artifacts::new("downgrade_mitm_against_remoto");
     let x = XServer::xvfb(&art, 320, 240);
