@@ -184,6 +184,9 @@ impl Viewer {
             .arg(&snaps)
             .arg("--log")
             .arg(&logs)
+            // The tests compare pixels exactly: `auto` (the default) would
+            // switch to JPEG on the slow links of the network tests.
+            .args(["--quality", "lossless"])
             .args(&opts.extra)
             .current_dir(workspace_root());
         if opts.accept_all {

@@ -594,6 +594,8 @@ fn start_viewer(art: &Artifacts, key: &std::path::Path) -> (Remoto, std::path::P
         "listen",
         "--headless",
         "--accept-all",
+        "--quality",
+        "lossless",
         "--bind",
         "127.0.0.1",
         "--port",
