@@ -342,6 +342,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut buf = vec![0u8; 256 * 1024];
+    // BENCH_TRACE=1: one stderr line per update (bytes since the last one,
+    // rectangles), to see what a server spends its bytes on.
+    let trace = std::env::var_os("BENCH_TRACE").is_some();
+    let mut last_bytes = 0u64;
     loop {
         let out = m.lock().client.take_output();
         if !out.is_empty() {
@@ -367,7 +371,21 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         while let Some(ev) = st.client.poll_event() {
             match ev {
                 ClientEvent::Connected { .. } => st.connected = Some(now),
-                ClientEvent::Update { .. } => st.on_update(now),
+                ClientEvent::Update { rects } => {
+                    if trace {
+                        let b = m.wire_in.load(Ordering::Relaxed);
+                        eprintln!("bench-trace update +{} B rects {rects:?}", b - last_bytes);
+                        last_bytes = b;
+                    }
+                    st.on_update(now)
+                }
+                ev if trace => {
+                    let d = format!("{ev:?}");
+                    eprintln!(
+                        "bench-trace event {}",
+                        d.chars().take(120).collect::<String>()
+                    );
+                }
                 _ => {}
             }
         }

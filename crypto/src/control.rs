@@ -23,9 +23,12 @@
 //! kind 0x0d Sharing         { state: string ≤ 64 }  ("all", "paused", "window", "monitor N")
 //! ```
 //!
-//! Trailing bytes, unknown kinds, other versions, over-long fields, control
-//! characters in text fields and unsafe file names are refused with a typed
-//! [`ControlError`]. The largest encoding is a `FileChunk` (16 400 bytes), so
+//! Trailing bytes, unknown kinds, other versions, over-long fields and control
+//! characters in text fields are refused with a typed [`ControlError`]. A
+//! well-framed `FileOffer` whose name is unsafe (any length the `u16`
+//! allows, not UTF-8, or failing [`FileName::new`]) decodes to
+//! [`ControlMessage::UnsafeFileOffer`] instead, so that the receiver refuses
+//! that one file and the session goes on; it is never encoded. The largest encoding is a `FileChunk` (16 400 bytes), so
 //! a control frame never keeps the screen stream waiting for long.
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +74,13 @@ impl FileName {
         }
         if name.chars().any(char::is_control) {
             return Err(bad("contains a control character"));
+        }
+        // Bidirectional overrides and marks make "exe.pdf" look like "fdp.exe".
+        if name
+            .chars()
+            .any(|c| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        {
+            return Err(bad("contains a bidirectional text control"));
         }
         if name.contains(':') {
             return Err(bad("contains ':' (drive letter or stream)"));
@@ -185,6 +195,19 @@ pub enum ControlMessage {
     },
     /// Nothing: keeps an idle connection alive.
     KeepAlive,
+    /// Only produced by [`decode`](ControlMessage::decode): a well-framed
+    /// `FileOffer` whose name is unsafe. The receiver refuses it
+    /// (`FileRefuse`) and the session goes on; it is never encoded.
+    UnsafeFileOffer {
+        /// Transfer id.
+        id: u32,
+        /// The offered name, escaped for display and cut to 64 characters.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// Why the name was refused.
+        why: String,
+    },
     /// The customer changed what is shared (privacy controls): `all`,
     /// `paused`, `window` or `monitor N`.
     Sharing {
@@ -335,6 +358,9 @@ impl ControlMessage {
             ControlMessage::Chat { text } => check_text("text", text, MAX_CHAT, true),
             ControlMessage::Sharing { state } => check_text("state", state, MAX_SHARING, false),
             ControlMessage::FileOffer { name, .. } => FileName::new(name.as_str()).map(|_| ()),
+            ControlMessage::UnsafeFileOffer { .. } => Err(ControlError::FileName {
+                why: "an unsafe file offer is never sent",
+            }),
             ControlMessage::FileChunk { data, .. } if data.len() > MAX_FILE_CHUNK => {
                 Err(ControlError::TooLong {
                     field: "data",
@@ -407,6 +433,8 @@ impl ControlMessage {
                 out.push(0x0d);
                 put_bytes(out, state.as_bytes());
             }
+            // Refused by `validate` above.
+            ControlMessage::UnsafeFileOffer { .. } => {}
         }
         Ok(())
     }
@@ -441,18 +469,29 @@ impl ControlMessage {
             },
             0x05 => {
                 let id = r.u32()?;
-                let name = r.bytes("name", MAX_FILE_NAME)?;
-                let name = std::str::from_utf8(name)
-                    .map_err(|_| ControlError::BadText { field: "name" })?;
-                let name = FileName::new(name)?;
+                // Any length the u16 allows: a bad name refuses this file,
+                // not the whole session.
+                let raw = r.bytes("name", usize::from(u16::MAX))?;
+                let name = std::str::from_utf8(raw)
+                    .map_err(|_| ControlError::FileName { why: "not UTF-8" })
+                    .and_then(FileName::new);
                 let size = r.u64()?;
                 let mut blake2s = [0u8; 32];
                 blake2s.copy_from_slice(r.take(32)?);
-                ControlMessage::FileOffer {
-                    id,
-                    name,
-                    size,
-                    blake2s,
+                match name {
+                    Ok(name) => ControlMessage::FileOffer {
+                        id,
+                        name,
+                        size,
+                        blake2s,
+                    },
+                    Err(ControlError::FileName { why }) => ControlMessage::UnsafeFileOffer {
+                        id,
+                        name: shown_name(raw),
+                        size,
+                        why: why.to_string(),
+                    },
+                    Err(e) => return Err(e),
                 }
             }
             0x06 => ControlMessage::FileAccept { id: r.u32()? },
@@ -497,6 +536,16 @@ pub fn file_chunks(id: u32, content: &[u8]) -> impl Iterator<Item = ControlMessa
 pub fn file_digest(content: &[u8]) -> [u8; 32] {
     use blake2::{Blake2s256, Digest};
     Blake2s256::digest(content).into()
+}
+
+/// `raw` for display: lossy UTF-8, escaped, at most 64 characters.
+fn shown_name(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out: String = text.escape_debug().take(64).collect();
+    if text.escape_debug().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Why an incoming file-transfer message was refused.
@@ -550,6 +599,16 @@ pub enum TransferError {
     /// The content does not match the announced digest.
     #[error("file transfer {0}: content does not match the announced BLAKE2s digest")]
     Digest(u32),
+    /// The offered name is unsafe ([`ControlMessage::UnsafeFileOffer`]).
+    #[error("file transfer {id}: refused file name \"{name}\": {why}")]
+    UnsafeName {
+        /// Transfer id.
+        id: u32,
+        /// The name, escaped for display.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 #[derive(Debug)]
@@ -716,6 +775,13 @@ impl IncomingTransfers {
                 Some(_) => Ok(Some(TransferEvent::Cancelled { id: *id })),
                 None => Ok(None),
             },
+            ControlMessage::UnsafeFileOffer { id, name, why, .. } => {
+                Err(TransferError::UnsafeName {
+                    id: *id,
+                    name: name.clone(),
+                    why: why.clone(),
+                })
+            }
             _ => Ok(None),
         }
     }
@@ -849,15 +915,68 @@ mod tests {
             assert!(FileName::new(bad).is_err(), "{bad:?}");
         }
         assert!(FileName::new(&"a".repeat(256)).is_err());
-        // A hostile offer on the wire is refused at decode time.
-        let mut offer = vec![1, 5, 0, 0, 0, 1, 0, 5];
-        offer.extend_from_slice(b"../ab");
-        offer.extend_from_slice(&[0; 40]);
-        assert!(matches!(
-            ControlMessage::decode(&offer),
-            Err(ControlError::FileName { .. })
-        ));
+        for bidi in ["abc\u{202e}fdp.exe", "a\u{2066}b", "x\u{200f}"] {
+            assert!(FileName::new(bidi).is_err(), "{bidi:?}");
+        }
         assert!(serde_json::from_str::<FileName>("\"../x\"").is_err());
+    }
+
+    fn raw_offer(id: u32, name: &[u8]) -> Vec<u8> {
+        let mut v = vec![1, 5];
+        v.extend_from_slice(&id.to_be_bytes());
+        v.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        v.extend_from_slice(name);
+        v.extend_from_slice(&7u64.to_be_bytes());
+        v.extend_from_slice(&[0; 32]);
+        v
+    }
+
+    #[test]
+    fn unsafe_offers_decode_to_a_refusable_message() {
+        let long = "n".repeat(10_000);
+        let cases: [(&[u8], &str); 10] = [
+            (b"../../x", "path separator"),
+            (b"/tmp/abs", "path separator"),
+            (b"a\0b", "NUL"),
+            (b"..", "'..'"),
+            (b"", "empty"),
+            (b"con\\x", "path separator"),
+            (long.as_bytes(), "longer than 255"),
+            (b"bell\x07.txt", "control character"),
+            (b"esc\x1b[2J", "control character"),
+            (b"\xff\xfe.bin", "not UTF-8"),
+        ];
+        let mut t = IncomingTransfers::new(1 << 20, 4);
+        for (i, (name, why)) in cases.iter().enumerate() {
+            let id = i as u32 + 1;
+            let msg = ControlMessage::decode(&raw_offer(id, name)).expect("framing is fine");
+            let ControlMessage::UnsafeFileOffer {
+                id: got, name: shown, size, why: w,
+            } = &msg
+            else {
+                panic!("{name:?} decoded to {msg:?}")
+            };
+            assert_eq!((*got, *size), (id, 7));
+            assert!(w.contains(why), "{name:?}: {w}");
+            assert!(shown.chars().count() <= 65 && !shown.chars().any(char::is_control));
+            // Never sent, and refused by the receiver's bookkeeping.
+            assert!(msg.to_bytes().is_err());
+            assert!(matches!(
+                t.handle(&msg),
+                Err(TransferError::UnsafeName { id: e, .. }) if e == id
+            ));
+        }
+        // Nothing was registered: a good offer with a refused id still works.
+        let good = ControlMessage::decode(&raw_offer(1, b"ok.txt")).unwrap();
+        assert!(matches!(good, ControlMessage::FileOffer { .. }));
+        assert!(t.handle(&good).unwrap().is_some());
+        // Framing errors still fail the message.
+        let mut short = raw_offer(9, b"../x");
+        short.pop();
+        assert_eq!(ControlMessage::decode(&short), Err(ControlError::Truncated));
+        let mut long_frame = raw_offer(9, b"../x");
+        long_frame.push(0);
+        assert_eq!(ControlMessage::decode(&long_frame), Err(ControlError::Trailing(1)));
     }
 
     #[test]

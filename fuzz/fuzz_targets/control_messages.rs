@@ -8,9 +8,14 @@ use libfuzzer_sys::fuzz_target;
 use remoto_fuzz::Input;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(m) = ControlMessage::decode(data) {
-        let bytes = m.to_bytes().expect("a decoded message re-encodes");
-        assert_eq!(ControlMessage::decode(&bytes).expect("re-decode"), m);
+    match ControlMessage::decode(data) {
+        // An offer with an unsafe name decodes (to be refused) but is never sent.
+        Ok(m @ ControlMessage::UnsafeFileOffer { .. }) => assert!(m.to_bytes().is_err()),
+        Ok(m) => {
+            let bytes = m.to_bytes().expect("a decoded message re-encodes");
+            assert_eq!(ControlMessage::decode(&bytes).expect("re-decode"), m);
+        }
+        Err(_) => {}
     }
     let mut inp = Input::new(data);
     let max_size = u64::from(inp.u16());

@@ -83,7 +83,7 @@ fn main() {
                     });
                 }
                 UiAction::Close => {}
-                UiAction::SaveLog => {
+                UiAction::SaveLog(_) => {
                     updates.send(SessionUpdate::LogSaved {
                         path: "(demo: nothing written)".into(),
                     });
@@ -92,7 +92,8 @@ fn main() {
                 // demo only prints them (see the `action:` lines).
                 UiAction::SendChat(_)
                 | UiAction::PauseSharing(_)
-                | UiAction::AcceptFile(_)
+                | UiAction::AcceptFile { .. }
+                | UiAction::SendFile(_)
                 | UiAction::RefuseFile(_) => {}
             }
         }

@@ -553,7 +553,10 @@ impl<'a> Features<'a> {
     }
 
     async fn incoming_error(&mut self, msg: &ControlMessage, e: TransferError) {
-        if let ControlMessage::FileOffer { id, .. } = msg {
+        if let ControlMessage::FileOffer { id, .. } | ControlMessage::UnsafeFileOffer { id, .. } =
+            msg
+        {
+            // Nothing was written: the offer is refused, the session goes on.
             self.send(ControlMessage::FileRefuse { id: *id }).await;
             self.notice(format!("a file from the technician was refused: {e}"));
             return;

@@ -69,6 +69,9 @@ pub fn run(loaded: LoadedProfile) -> Result<(), GuiError> {
         let _ = action_tx.send(action);
     });
     rt.shutdown_background();
+    // A session still running when the window closed leaves no ghost icon.
+    #[cfg(windows)]
+    crate::platform::windows::tray::remove_all();
     Ok(result?)
 }
 
@@ -212,8 +215,8 @@ fn session_thread(
                     // long as the attempt and the session.
                     #[cfg(unix)]
                     let _tray = crate::tray::for_session(&tech.id, tray_actions);
-                    #[cfg(not(unix))]
-                    drop(tray_actions);
+                    #[cfg(windows)]
+                    let _tray = crate::platform::windows::tray::for_session(&tech.id, tray_actions);
                     match app::run_session(req, &ev).await {
                         Ok(receipt) => {
                             *last_log.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -272,20 +275,23 @@ fn session_thread(
                     crate::privacy::ShareMode::All
                 }),
             ),
-            UiAction::AcceptFile(id) => send_cmd(
+            // The folder comes from the panel's chooser; an existing file is
+            // replaced only when the customer said so there.
+            UiAction::AcceptFile { id, dir, overwrite } => send_cmd(
                 &cmd_tx,
                 UserCommand::AcceptFile {
                     id,
-                    path: downloads_dir(),
-                    overwrite: false,
+                    path: dir,
+                    overwrite,
                 },
             ),
+            UiAction::SendFile(path) => send_cmd(&cmd_tx, UserCommand::SendFile(path)),
             UiAction::RefuseFile(id) => send_cmd(&cmd_tx, UserCommand::RefuseFile(id)),
-            UiAction::SaveLog => {
+            UiAction::SaveLog(dir) => {
                 let log = last_log.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 match log {
                     Some(log) => {
-                        let path = save_log_path();
+                        let path = dir.join(log_file_name());
                         let update = match crate::customer_log::save_log(&path, &log, false) {
                             Ok(()) => SessionUpdate::LogSaved {
                                 path: path.display().to_string(),
@@ -307,43 +313,20 @@ fn session_thread(
     }
 }
 
-/// Where "Save log" writes in the window version: the customer's Documents
-/// folder (or home), named after the time, never replacing a file.
-fn save_log_path() -> std::path::PathBuf {
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let docs = ["Documents", "Documenti"]
-        .iter()
-        .map(|d| home.join(d))
-        .find(|d| d.is_dir())
-        .unwrap_or(home);
+/// The name "Save log" gives the log in the folder the customer chose:
+/// named after the time; an existing file is never replaced.
+fn log_file_name() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    docs.join(format!("remoto-session-{secs}.jsonl"))
+    format!("remoto-session-{secs}.jsonl")
 }
 
 fn send_cmd(tx: &Option<tokio::sync::mpsc::UnboundedSender<UserCommand>>, cmd: UserCommand) {
     if let Some(tx) = tx {
         let _ = tx.send(cmd);
     }
-}
-
-/// Where accepted files go in the window version: the customer's
-/// Downloads folder (or home); an existing file is never replaced.
-fn downloads_dir() -> std::path::PathBuf {
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    ["Downloads", "Scaricati"]
-        .iter()
-        .map(|d| home.join(d))
-        .find(|d| d.is_dir())
-        .unwrap_or(home)
 }
 
 /// The receipt's extra rows from the session summary.

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use remoto::ui::render::{Renderer, find_target, hit_test, render_to_vec};
 use remoto::ui::{
-    ButtonId, ChatLine, EndReason, Key, Language, PickerData, Screen, SessionUpdate, SummaryInfo,
-    Target, UiAction, UiInput, UiModel,
+    ButtonId, ChatLine, DirEntry, EndReason, Key, Language, Listing, PickerData, Screen,
+    SessionUpdate, SummaryInfo, Target, UiAction, UiInput, UiModel,
 };
 
 #[allow(clippy::disallowed_methods)] // test snapshots, not the customer program
@@ -95,6 +95,7 @@ fn panel_with_chat_offer_and_privacy() {
             ButtonId::TogglePause,
             ButtonId::AcceptFile,
             ButtonId::RefuseFile,
+            ButtonId::SendFile,
         ] {
             let rect =
                 find_target(&hits, Target::Button(b)).unwrap_or_else(|| panic!("{b:?} not drawn"));
@@ -118,9 +119,39 @@ fn panel_with_chat_offer_and_privacy() {
             m.handle(press(ButtonId::SendChat)),
             Some(UiAction::SendChat("Grazie".into()))
         );
+        // Accept opens the folder chooser first (nothing is written yet).
+        assert_eq!(m.handle(press(ButtonId::AcceptFile)), None);
+        assert!(m.chooser().is_some());
+        let dir = m.take_listing_request().expect("a folder to list");
+        let listing = Listing::Dir(vec![
+            DirEntry {
+                name: "Lavoro".into(),
+                is_dir: true,
+                size: 0,
+            },
+            DirEntry {
+                name: "driver-hp.zip".into(),
+                is_dir: false,
+                size: 4_200_000,
+            },
+        ]);
+        assert_eq!(m.set_listing(dir, listing), None);
+        let (cb, cw, ch, chits) = render_to_vec(&mut r, &m, 1.0);
+        for b in [
+            ButtonId::ChooserChoose,
+            ButtonId::ChooserCancel,
+            ButtonId::Close,
+        ] {
+            assert!(find_target(&chits, Target::Button(b)).is_some(), "{b:?}");
+        }
+        assert!(find_target(&chits, Target::Entry(0)).is_some());
+        snapshot(&format!("chooser-{lang:?}").to_lowercase(), &cb, cw, ch);
+        // Cancel: back to the panel, the offer still waits.
+        assert_eq!(m.handle(UiInput::Key(Key::Escape)), None);
+        assert!(m.chooser().is_none());
         assert_eq!(
-            m.handle(press(ButtonId::AcceptFile)),
-            Some(UiAction::AcceptFile(1))
+            m.handle(press(ButtonId::RefuseFile)),
+            Some(UiAction::RefuseFile(1))
         );
         assert_eq!(
             m.handle(press(ButtonId::TogglePause)),
@@ -178,12 +209,14 @@ fn summary_screen() {
         let (_, _, plain_h, _) = render_to_vec(&mut r, &plain, 1.0);
         assert!(h > plain_h, "summary rows add height: {h} vs {plain_h}");
         snapshot(&format!("summary-{lang:?}").to_lowercase(), &buf, w, h);
+        // Save log asks where first.
         assert_eq!(
             m.handle(UiInput::Press {
                 target: Some(Target::Button(ButtonId::SaveLog)),
                 time_ms: 602_000,
             }),
-            Some(UiAction::SaveLog)
+            None
         );
+        assert!(m.chooser().is_some());
     }
 }

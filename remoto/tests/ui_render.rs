@@ -217,9 +217,16 @@ fn receipt_and_hidpi() {
     snapshot("receipt", &f);
     assert!(f.count(color::GREEN_BG) > 2000);
     assert!(find_target(&f.hits, Target::Button(ButtonId::SaveLog)).is_some());
+    // Save log opens a folder chooser; choosing the folder shown saves.
+    assert_eq!(m.handle(press(Target::Button(ButtonId::SaveLog))), None);
+    let dir = m.take_listing_request().expect("a folder to list");
     assert_eq!(
-        m.handle(press(Target::Button(ButtonId::SaveLog))),
-        Some(UiAction::SaveLog)
+        m.set_listing(dir.clone(), remoto::ui::Listing::Dir(Vec::new())),
+        None
+    );
+    assert_eq!(
+        m.handle(press(Target::Button(ButtonId::ChooserChoose))),
+        Some(UiAction::SaveLog(dir))
     );
     let f = Frame::of(&m, 1.0);
     assert!(find_target(&f.hits, Target::Button(ButtonId::SaveLog)).is_none());

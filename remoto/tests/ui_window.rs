@@ -207,11 +207,16 @@ fn picker_panel_and_receipt_in_real_windows() {
         let _ = std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700));
     }
 
+    // A known, empty home: where the log chooser starts.
+    let home = art.join(format!("home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("home dir");
+
     let (_xvfb, display) = start_xvfb();
     let env = Env { display, xdg };
 
     let mut child = env
         .cmd(demo.to_str().expect("path"))
+        .env("HOME", &home)
         .args(["--lang", "it"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -304,10 +309,26 @@ fn picker_panel_and_receipt_in_real_windows() {
     let (_, _, _, receipt_hits) = render_to_vec(&mut renderer, &model, 1.0);
     let save = find_target(&receipt_hits, Target::Button(ButtonId::SaveLog)).expect("save");
     env.click(&receipt, save.center(), 1);
-    expect_line(&rx, "action: SaveLog");
-    // The demo answers LogSaved: the receipt text grows and so does the window.
+    // Save log opens the folder chooser in the same window, at home.
     model.handle(UiInput::Press {
         target: Some(Target::Button(ButtonId::SaveLog)),
+        time_ms: 0,
+    });
+    let dir = model.take_listing_request().expect("listing");
+    model.set_listing(dir, remoto::ui::Listing::Dir(Vec::new()));
+    let (_, cw, ch, chooser_hits) = render_to_vec(&mut renderer, &model, 1.0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.grab(&receipt).1 != cw || env.grab(&receipt).2 != ch {
+        assert!(Instant::now() < deadline, "the chooser did not open");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    env.screenshot(&receipt, &art.join("receipt-chooser.png"));
+    let choose =
+        find_target(&chooser_hits, Target::Button(ButtonId::ChooserChoose)).expect("choose");
+    env.click(&receipt, choose.center(), 1);
+    expect_line(&rx, &format!("action: SaveLog({home:?})"));
+    model.handle(UiInput::Press {
+        target: Some(Target::Button(ButtonId::ChooserChoose)),
         time_ms: 0,
     });
     model.update(

@@ -8,8 +8,12 @@
 //!   after a change (xterms on a black root: wine's GDI sees X windows as
 //!   drawn but the root window's background as black, so a picture set with
 //!   `xsetroot`/`display -window root` cannot be used); the viewer's pointer moves the X pointer once the
-//!   customer allows control (`SendInput`); `close` ends the process with
-//!   the receipt, and the wine prefix holds no new file or registry key;
+//!   customer allows control (`SendInput`); the clipboard both ways through
+//!   wine's bridge to the X `CLIPBOARD` selection (the technician's `clip`
+//!   is dropped before `allow`, lands on the X clipboard after it; text the
+//!   customer copies on X reaches the viewer, and the technician's own text
+//!   is not echoed back); `close` ends the process with the receipt, and the
+//!   wine prefix holds no new file or registry key;
 //! - `crypto_session`: the same picture through the crypto channel (demo
 //!   technician key), matching SAS on both sides;
 //! - `signed_packed_exe`: pack, then `osslsigncode sign` with a test
@@ -214,8 +218,14 @@ fn clear_session_input_close_writes_nothing() {
     // Input: dropped before `allow`, applied after it.
     let corner = pointer(&x);
     viewer.send("pointer 1 0 10 20");
+    viewer.send("clip 1 before allow");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(pointer(&x), corner, "the pointer moved before `allow`");
+    assert_ne!(
+        xclip::read(&x.display()).as_deref(),
+        Some("before allow"),
+        "the technician's clipboard landed before `allow`"
+    );
     remoto.send("allow");
     remoto.wait_line("control allowed", TIMEOUT, |l| l == "control allowed");
     let moved = tests::wait::poll_until(TIMEOUT, || {
@@ -234,6 +244,32 @@ fn clear_session_input_close_writes_nothing() {
         (pointer(&x) == (301, 7)).then_some(())
     });
     assert!(moved.is_ok(), "second move: at {:?}", pointer(&x));
+
+    // Clipboard, technician → customer: SetClipboardData, then wine owns
+    // the X CLIPBOARD selection with the text.
+    let t = Instant::now();
+    viewer.send("clip 1 from the technician ✓");
+    tests::wait_for("the technician's text on the X clipboard", TIMEOUT, || {
+        (xclip::read(&x.display()).as_deref() == Some("from the technician ✓")).then_some(())
+    });
+    eprintln!("clip → X clipboard in {:?}", t.elapsed());
+    // Remoto polls the clipboard every 250 ms: an echo of the technician's
+    // own text would be in by now.
+    std::thread::sleep(Duration::from_secs(1));
+    let echoed = viewer
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "clipboard");
+    assert_eq!(echoed, None, "the technician's own text came back");
+    // Customer → technician: an X program owns CLIPBOARD, wine imports it,
+    // Remoto sees the new sequence number and sends it.
+    let t = Instant::now();
+    let owner = xclip::Owner::new(&x.display(), "copied by the customer");
+    viewer.wait_event("the customer's clipboard", TIMEOUT, |e| {
+        e["event"] == "clipboard" && e["text"] == "copied by the customer"
+    });
+    eprintln!("X clipboard → viewer in {:?}", t.elapsed());
+    drop(owner);
 
     // Close: the process ends with the receipt.
     let t = Instant::now();
@@ -376,4 +412,169 @@ fn signed_packed_exe() {
     art.write("list.stdout.log", &out);
     assert!(ok, "signed Remoto.exe --list failed:\n{err}");
     assert_packed_list(&out);
+}
+
+/// The X `CLIPBOARD` selection as text (`UTF8_STRING`), read and owned with
+/// x11rb: what a customer's X program would see and set.
+mod xclip {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    use x11rb::connection::Connection;
+    use x11rb::protocol::Event;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, PropMode, SELECTION_NOTIFY_EVENT,
+        SelectionNotifyEvent, Window, WindowClass,
+    };
+    use x11rb::rust_connection::RustConnection;
+    use x11rb::wrapper::ConnectionExt as _;
+
+    fn atom(conn: &RustConnection, name: &str) -> u32 {
+        conn.intern_atom(false, name.as_bytes())
+            .expect("intern_atom")
+            .reply()
+            .expect("intern_atom reply")
+            .atom
+    }
+
+    fn window(conn: &RustConnection, screen: usize) -> Window {
+        let win = conn.generate_id().expect("X id");
+        let root = conn.setup().roots[screen].root;
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            win,
+            root,
+            0,
+            0,
+            1,
+            1,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            x11rb::COPY_FROM_PARENT,
+            &CreateWindowAux::new().event_mask(EventMask::PROPERTY_CHANGE),
+        )
+        .expect("create window");
+        win
+    }
+
+    /// The selection's text, `None` when nobody owns it or the owner
+    /// refuses `UTF8_STRING` (waits at most 5 s for the answer).
+    pub fn read(display: &str) -> Option<String> {
+        let (conn, screen) = RustConnection::connect(Some(display)).expect("connect to X");
+        let win = window(&conn, screen);
+        let clipboard = atom(&conn, "CLIPBOARD");
+        let utf8 = atom(&conn, "UTF8_STRING");
+        let prop = atom(&conn, "REMOTO_TEST_CLIP");
+        conn.convert_selection(win, clipboard, utf8, prop, x11rb::CURRENT_TIME)
+            .expect("convert_selection");
+        conn.flush().expect("flush");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            match conn.poll_for_event().expect("X events") {
+                Some(Event::SelectionNotify(e)) if e.requestor == win => {
+                    if e.property == x11rb::NONE {
+                        return None;
+                    }
+                    let reply = conn
+                        .get_property(true, win, prop, AtomEnum::ANY, 0, 1 << 20)
+                        .expect("get_property")
+                        .reply()
+                        .expect("property");
+                    return Some(String::from_utf8_lossy(&reply.value).into_owned());
+                }
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        None
+    }
+
+    /// Owns the selection with a text (`UTF8_STRING`, `STRING`, `TARGETS`)
+    /// until dropped.
+    pub struct Owner {
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Owner {
+        /// Takes the selection on `display`, serving `text`.
+        pub fn new(display: &str, text: &str) -> Owner {
+            let (conn, screen) = RustConnection::connect(Some(display)).expect("connect to X");
+            let win = window(&conn, screen);
+            let clipboard = atom(&conn, "CLIPBOARD");
+            let utf8 = atom(&conn, "UTF8_STRING");
+            let targets = atom(&conn, "TARGETS");
+            conn.set_selection_owner(win, clipboard, x11rb::CURRENT_TIME)
+                .expect("set_selection_owner");
+            let owner = conn
+                .get_selection_owner(clipboard)
+                .expect("get_selection_owner")
+                .reply()
+                .expect("owner")
+                .owner;
+            assert_eq!(owner, win, "could not own the CLIPBOARD selection");
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let text = text.as_bytes().to_vec();
+            let thread = std::thread::spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    let Ok(ev) = conn.poll_for_event() else {
+                        return;
+                    };
+                    let Some(Event::SelectionRequest(r)) = ev else {
+                        if ev.is_none() {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        continue;
+                    };
+                    let prop = if r.property == x11rb::NONE {
+                        r.target
+                    } else {
+                        r.property
+                    };
+                    let served = if r.target == targets {
+                        conn.change_property32(
+                            PropMode::REPLACE,
+                            r.requestor,
+                            prop,
+                            AtomEnum::ATOM,
+                            &[targets, utf8, AtomEnum::STRING.into()],
+                        )
+                        .is_ok()
+                    } else if r.target == utf8 || r.target == u32::from(AtomEnum::STRING) {
+                        conn.change_property8(PropMode::REPLACE, r.requestor, prop, r.target, &text)
+                            .is_ok()
+                    } else {
+                        false
+                    };
+                    let notify = SelectionNotifyEvent {
+                        response_type: SELECTION_NOTIFY_EVENT,
+                        sequence: 0,
+                        time: r.time,
+                        requestor: r.requestor,
+                        selection: r.selection,
+                        target: r.target,
+                        property: if served { prop } else { x11rb::NONE },
+                    };
+                    let _ = conn.send_event(false, r.requestor, EventMask::NO_EVENT, notify);
+                    let _ = conn.flush();
+                }
+            });
+            Owner {
+                stop,
+                thread: Some(thread),
+            }
+        }
+    }
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
 }

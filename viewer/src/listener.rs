@@ -248,6 +248,7 @@ impl Shared {
                     },
                     WindowInput::Clipboard(text) => SessionCommand::CutText(text),
                     WindowInput::RequestControl => SessionCommand::RequestControl,
+                    WindowInput::Pane(action) => SessionCommand::from(action),
                     WindowInput::Closed => {
                         SessionCommand::Close("the technician closed the window".into())
                     }

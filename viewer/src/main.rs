@@ -73,7 +73,22 @@ enum Cmd {
     },
 }
 
+/// The session window's shortcuts (window mode), for `viewer listen --help`.
+const WINDOW_KEYS: &str = "Session window shortcuts (window mode):
+  F11, Ctrl+Alt+Shift+F       full screen on/off
+  Ctrl+Alt+Shift+S            scale: fit <-> 1:1
+  Ctrl+Alt+Shift+B            scaler: bilinear <-> nearest
+  Ctrl+Alt+Shift+End/Delete   send Ctrl-Alt-Del to the customer
+  Ctrl+Alt+Shift+C            ask the customer for control
+  Ctrl+Alt+Shift+L            picture quality: auto, lossless, high, medium, low
+  Ctrl+Alt+Shift+T            side pane: chat, files, system information, notes
+                              (while a pane field has the focus keys go to it:
+                              Enter sends, Escape leaves, Tab next field;
+                              drop a file on the window to send it)
+  Ctrl+Alt+Shift+Q            disconnect";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = WINDOW_KEYS)]
 struct ListenArgs {
     /// TCP port.
     #[arg(long, default_value_t = 5500)]

@@ -12,7 +12,9 @@ use crate::keysym;
 use crate::log::{self, SessionLog};
 use crate::quality::{AutoQuality, Quality};
 use crate::recording::FbsWriter;
-use crate::window::{SessionStatus, SharedFramebuffer, WindowHandle, session_title};
+use crate::window::{
+    PaneAction, PaneUpdate, SessionStatus, SharedFramebuffer, WindowHandle, session_title,
+};
 use crypto::control::ControlMessage;
 use crypto::tokio_io::{ControlReceiver, ControlSender};
 use rfb::{ClientEvent, ClientSession, Rect};
@@ -117,6 +119,21 @@ pub enum SessionCommand {
     Close(String),
 }
 
+impl From<PaneAction> for SessionCommand {
+    /// The command of what the technician did in the window's side pane
+    /// (the same as the headless `chat`, `send`, `accept-file`, … lines).
+    fn from(a: PaneAction) -> Self {
+        match a {
+            PaneAction::Chat(t) => SessionCommand::Chat(t),
+            PaneAction::SendFile(p) => SessionCommand::SendFile(p),
+            PaneAction::AcceptFile(id) => SessionCommand::AcceptFile(id),
+            PaneAction::RefuseFile(id) => SessionCommand::RefuseFile(id),
+            PaneAction::CancelFile(id) => SessionCommand::CancelFile(id),
+            PaneAction::Note(t) => SessionCommand::Note(t),
+        }
+    }
+}
+
 /// The control side of a Noise tunnel.
 #[derive(Debug)]
 pub struct Secure {
@@ -195,6 +212,18 @@ struct State {
 impl State {
     fn emit(&self, e: Event) {
         self.env.reporter.emit(&e);
+        if let Some(w) = &self.env.window
+            && PaneUpdate::wants(&e)
+        {
+            let _ = w.pane(self.setup.id, PaneUpdate::Event(e));
+        }
+    }
+
+    /// Exactly what the customer was shown before connecting.
+    fn system_info(&self) -> BTreeMap<String, String> {
+        let mut info = self.setup.customer.clone();
+        info.remove("program_version");
+        info
     }
 
     fn log(&mut self, e: log::Event) {
@@ -213,7 +242,19 @@ impl State {
         use crate::features::Effect;
         for e in out {
             match e {
-                Effect::Send(m) => self.outbox.push(m),
+                Effect::Send(m) => {
+                    if let (Some(w), ControlMessage::FileOffer { id, name, size, .. }) =
+                        (&self.env.window, &m)
+                    {
+                        let update = PaneUpdate::Offered {
+                            id: *id,
+                            name: name.as_str().to_string(),
+                            size: *size,
+                        };
+                        let _ = w.pane(self.setup.id, update);
+                    }
+                    self.outbox.push(m);
+                }
                 Effect::Emit(ev) => self.emit(ev),
                 Effect::Log(ev) => self.log(ev),
             }
@@ -322,6 +363,13 @@ impl State {
                         if w.open_session(self.setup.id, title, shared.clone()).is_ok() {
                             self.shared = Some(shared);
                             let _ = w.session_quality(self.setup.id, self.quality);
+                            let id = self.setup.id;
+                            let _ = w.pane(id, PaneUpdate::Secure(self.setup.crypto));
+                            if self.setup.crypto {
+                                let info = self.system_info();
+                                let e = Event::SystemInfo { session: id, info };
+                                let _ = w.pane(id, PaneUpdate::Event(e));
+                            }
                         }
                         self.window_status(None);
                     }
@@ -567,9 +615,7 @@ where
         mode: if st.setup.crypto { "crypto" } else { "clear" }.into(),
     });
     if st.setup.crypto {
-        // Exactly what the customer was shown before connecting.
-        let mut info = st.setup.customer.clone();
-        info.remove("program_version");
+        let info = st.system_info();
         st.emit(Event::SystemInfo {
             session: st.setup.id,
             info,

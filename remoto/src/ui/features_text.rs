@@ -68,12 +68,12 @@ impl Strings {
     pub fn file_offer(&self, name: &str, size: u64) -> String {
         if self.it() {
             format!(
-                "Il tecnico ti invia {name} ({}). Salvare in Download?",
+                "Il tecnico ti invia {name} ({}). Accetta per scegliere dove salvarlo.",
                 bytes(size)
             )
         } else {
             format!(
-                "The technician sends you {name} ({}). Save it in Downloads?",
+                "The technician sends you {name} ({}). Accept to choose where to save it.",
                 bytes(size)
             )
         }

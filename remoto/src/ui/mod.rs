@@ -11,7 +11,9 @@
 //!   with our own tiny painter ([`draw`]) and the bundled DejaVu font, and
 //!   returns the clickable regions;
 //! - [`window`]: the winit + softbuffer event loop that maps window events to
-//!   [`UiInput`] and presents the buffer.
+//!   [`UiInput`] and presents the buffer;
+//! - [`chooser`]: our own small file chooser (sans-IO model; the window layer
+//!   reads the folders it asks for).
 //!
 //! # Driving the UI from the session glue
 //!
@@ -36,6 +38,7 @@
 //! .expect("ui");
 //! ```
 
+pub mod chooser;
 pub mod draw;
 mod features_text;
 pub mod model;
@@ -43,10 +46,11 @@ pub mod render;
 pub mod strings;
 pub mod window;
 
+pub use chooser::{ChooserMode, ChooserModel, ChooserOutcome, DirEntry, Listing, Places};
 pub use features_text::bytes;
 pub use model::{
-    ButtonId, DOUBLE_CLICK_MS, Key, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PanelModel, PickerModel,
-    PickerStatus, ReceiptModel, Screen, Target, UiInput, UiModel,
+    ButtonId, ChooserPurpose, DOUBLE_CLICK_MS, Key, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PanelModel,
+    PickerModel, PickerStatus, ReceiptModel, Screen, Target, UiInput, UiModel,
 };
 pub use window::{Ui, UiError, UpdateSender};
 
@@ -175,16 +179,26 @@ pub enum UiAction {
     /// from [`Ui::run`] right after); from the panel, the session must be
     /// closed and [`SessionUpdate::Ended`] sent back.
     Close,
-    /// The customer pressed "Save log" on the receipt; answer with
-    /// [`SessionUpdate::LogSaved`] or [`SessionUpdate::LogSaveFailed`].
-    SaveLog,
+    /// The customer pressed "Save log" on the receipt and chose this
+    /// folder; answer with [`SessionUpdate::LogSaved`] or
+    /// [`SessionUpdate::LogSaveFailed`].
+    SaveLog(std::path::PathBuf),
     /// Send this chat line to the technician.
     SendChat(String),
     /// Pause (`true`) or resume (`false`) sharing the screen.
     PauseSharing(bool),
-    /// Accept the technician's file `id` (the glue chooses a free name in
-    /// the customer's Downloads folder).
-    AcceptFile(u32),
+    /// Accept the technician's file `id` into the folder the customer
+    /// chose, under the offered name.
+    AcceptFile {
+        /// Transfer id.
+        id: u32,
+        /// The chosen folder.
+        dir: std::path::PathBuf,
+        /// The customer confirmed replacing a file of that name.
+        overwrite: bool,
+    },
+    /// Send this file (chosen in the panel) to the technician.
+    SendFile(std::path::PathBuf),
     /// Refuse the technician's file `id`.
     RefuseFile(u32),
 }

@@ -4,6 +4,9 @@
 //! milliseconds from any monotonic origin, clicks come in already resolved to
 //! a [`Target`] (the renderer reports where each target is drawn).
 
+use std::path::PathBuf;
+
+use super::chooser::{ChooserMode, ChooserModel, ChooserOutcome, Listing, Places};
 use super::strings::Strings;
 use super::{ChatLine, EndReason, PickerData, SessionUpdate, SummaryInfo, UiAction};
 
@@ -55,6 +58,10 @@ pub enum Target {
     Button(ButtonId),
     /// The session-code field.
     CodeField,
+    /// A row of the file chooser (index into its visible rows).
+    Entry(usize),
+    /// A shortcut place of the file chooser (index into its shortcuts).
+    Place(usize),
 }
 
 /// The buttons of all windows.
@@ -82,6 +89,18 @@ pub enum ButtonId {
     AcceptFile,
     /// Panel: refuse the offered file.
     RefuseFile,
+    /// Panel: choose a file to send to the technician.
+    SendFile,
+    /// Chooser: pick the selection (or the folder shown).
+    ChooserChoose,
+    /// Chooser: cancel.
+    ChooserCancel,
+    /// Chooser: the parent folder.
+    ChooserParent,
+    /// Chooser: replace the existing file.
+    ReplaceYes,
+    /// Chooser: do not replace (back to the chooser).
+    ReplaceNo,
 }
 
 /// One input event, already independent of the window system.
@@ -428,6 +447,28 @@ pub struct PanelModel {
     pub file_status: Option<String>,
     /// The summary sent before `Ended`.
     pub summary: Option<SummaryInfo>,
+    /// The file chooser, when open (it takes over the panel's window).
+    pub chooser: Option<(ChooserPurpose, ChooserModel)>,
+    /// The customer's usual folders (chooser shortcuts and start folders).
+    pub places: Places,
+}
+
+/// Why the panel's file chooser is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChooserPurpose {
+    /// Pick a file to send to the technician.
+    SendFile,
+    /// Pick the folder for the technician's file `id` named `name`.
+    AcceptFile {
+        /// Transfer id.
+        id: u32,
+        /// The offered name.
+        name: String,
+    },
+}
+
+fn home_or_root(places: &Places) -> PathBuf {
+    places.home.clone().unwrap_or_else(|| PathBuf::from("/"))
 }
 
 impl PanelModel {
@@ -457,7 +498,84 @@ impl PanelModel {
             offer: None,
             file_status: None,
             summary: None,
+            chooser: None,
+            places: Places::default(),
         }
+    }
+
+    fn open_chooser(&mut self, purpose: ChooserPurpose) {
+        let s = self.strings;
+        let places = &self.places;
+        let c = match &purpose {
+            ChooserPurpose::SendFile => ChooserModel::new(
+                ChooserMode::OpenFile,
+                s.chooser_send_title().into(),
+                s.chooser_send().into(),
+                home_or_root(places),
+                places,
+            ),
+            ChooserPurpose::AcceptFile { name, .. } => {
+                let start = places
+                    .downloads
+                    .clone()
+                    .unwrap_or_else(|| home_or_root(places));
+                let mut c = ChooserModel::new(
+                    ChooserMode::ChooseFolder,
+                    s.chooser_save_title(name),
+                    s.chooser_save_here().into(),
+                    start,
+                    places,
+                );
+                c.save_name = Some(name.clone());
+                c
+            }
+        };
+        self.chooser = Some((purpose, c));
+    }
+
+    /// Applies the chooser's outcome: it closes, and what was chosen goes
+    /// to the session. Cancel on an offered file leaves the offer pending
+    /// (Accept and Refuse come back; nothing is written).
+    fn chooser_outcome(&mut self, outcome: ChooserOutcome) -> Option<UiAction> {
+        let (purpose, _) = self.chooser.take()?;
+        match (outcome, purpose) {
+            (ChooserOutcome::Cancelled, _) => None,
+            (ChooserOutcome::Chosen { path, .. }, ChooserPurpose::SendFile) => {
+                Some(UiAction::SendFile(path))
+            }
+            (ChooserOutcome::Chosen { path, overwrite }, ChooserPurpose::AcceptFile { id, .. }) => {
+                if self.offer.as_ref().is_some_and(|o| o.0 == id) {
+                    self.offer = None;
+                }
+                Some(UiAction::AcceptFile {
+                    id,
+                    dir: path,
+                    overwrite,
+                })
+            }
+        }
+    }
+
+    fn chooser_input(&mut self, input: UiInput) -> Option<UiAction> {
+        match input {
+            UiInput::Tick { time_ms } => {
+                self.now_ms = self.now_ms.max(time_ms);
+                return None;
+            }
+            // The session's Close stays reachable above the chooser.
+            UiInput::Press {
+                target: Some(Target::Button(ButtonId::Close)),
+                ..
+            } if !self.closing => {
+                self.chooser = None;
+                self.closing = true;
+                return Some(UiAction::Close);
+            }
+            _ => {}
+        }
+        let (_, c) = self.chooser.as_mut()?;
+        let outcome = c.handle(input)?;
+        self.chooser_outcome(outcome)
     }
 
     /// Adds a chat line (counting it as unread when the technician wrote it).
@@ -486,6 +604,9 @@ impl PanelModel {
 
     /// Reacts to one input; `Some` is to be sent to the session.
     pub fn handle(&mut self, input: UiInput) -> Option<UiAction> {
+        if self.chooser.is_some() {
+            return self.chooser_input(input);
+        }
         match input {
             UiInput::Hover(t) => self.hover = t,
             UiInput::Tick { time_ms } => self.now_ms = self.now_ms.max(time_ms),
@@ -519,15 +640,27 @@ impl PanelModel {
                 return self.send_chat();
             }
             UiInput::Press {
-                target: Some(Target::Button(b @ (ButtonId::AcceptFile | ButtonId::RefuseFile))),
+                target: Some(Target::Button(ButtonId::AcceptFile)),
+                ..
+            } if !self.closing => {
+                // Nothing is written before the customer chose a folder.
+                let (id, name, _) = self.offer.clone()?;
+                self.hover = None;
+                self.open_chooser(ChooserPurpose::AcceptFile { id, name });
+            }
+            UiInput::Press {
+                target: Some(Target::Button(ButtonId::RefuseFile)),
                 ..
             } if !self.closing => {
                 let (id, _, _) = self.offer.take()?;
-                return Some(if b == ButtonId::AcceptFile {
-                    UiAction::AcceptFile(id)
-                } else {
-                    UiAction::RefuseFile(id)
-                });
+                return Some(UiAction::RefuseFile(id));
+            }
+            UiInput::Press {
+                target: Some(Target::Button(ButtonId::SendFile)),
+                ..
+            } if !self.closing && self.encrypted => {
+                self.hover = None;
+                self.open_chooser(ChooserPurpose::SendFile);
             }
             UiInput::Press { .. } => self.unread = 0,
             UiInput::Key(Key::Enter) if !self.closing => {
@@ -575,19 +708,50 @@ pub struct ReceiptModel {
     pub exit: bool,
     /// Control, chat and files of the session, when known.
     pub summary: Option<SummaryInfo>,
+    /// The folder chooser of "Save log", when open.
+    pub chooser: Option<ChooserModel>,
+    /// The customer's usual folders.
+    pub places: Places,
 }
 
 impl ReceiptModel {
+    fn chooser_outcome(&mut self, outcome: ChooserOutcome) -> Option<UiAction> {
+        self.chooser = None;
+        match outcome {
+            ChooserOutcome::Cancelled => None,
+            ChooserOutcome::Chosen { path, .. } => {
+                self.saving = true;
+                Some(UiAction::SaveLog(path))
+            }
+        }
+    }
+
     /// Reacts to one input; `Some` is to be sent to the session.
     pub fn handle(&mut self, input: UiInput) -> Option<UiAction> {
+        if let Some(c) = self.chooser.as_mut() {
+            let outcome = c.handle(input)?;
+            return self.chooser_outcome(outcome);
+        }
         match input {
             UiInput::Hover(t) => self.hover = t,
             UiInput::Press {
                 target: Some(Target::Button(ButtonId::SaveLog)),
                 ..
             } if !self.saving && !self.saved => {
-                self.saving = true;
-                return Some(UiAction::SaveLog);
+                // The log is written only where the customer chooses.
+                let start = self
+                    .places
+                    .documents
+                    .clone()
+                    .unwrap_or_else(|| home_or_root(&self.places));
+                self.hover = None;
+                self.chooser = Some(ChooserModel::new(
+                    ChooserMode::ChooseFolder,
+                    self.strings.chooser_log_title().into(),
+                    self.strings.chooser_save_here().into(),
+                    start,
+                    &self.places,
+                ));
             }
             UiInput::CloseRequested
             | UiInput::Key(Key::Escape | Key::Enter)
@@ -619,6 +783,7 @@ pub struct UiModel {
     pub screen: Screen,
     language: super::Language,
     finished: bool,
+    places: Places,
 }
 
 impl UiModel {
@@ -628,6 +793,48 @@ impl UiModel {
             language: data.language,
             screen: Screen::Picker(PickerModel::new(data)),
             finished: false,
+            places: Places::default(),
+        }
+    }
+
+    /// The same UI with the customer's folders known (the file chooser's
+    /// shortcuts and start folders; see [`Places::detect`]).
+    pub fn with_places(mut self, places: Places) -> Self {
+        self.places = places;
+        self
+    }
+
+    /// The open file chooser, if any.
+    pub fn chooser(&self) -> Option<&ChooserModel> {
+        match &self.screen {
+            Screen::Panel(p) => p.chooser.as_ref().map(|(_, c)| c),
+            Screen::Receipt(r) => r.chooser.as_ref(),
+            Screen::Picker(_) => None,
+        }
+    }
+
+    fn chooser_mut(&mut self) -> Option<&mut ChooserModel> {
+        match &mut self.screen {
+            Screen::Panel(p) => p.chooser.as_mut().map(|(_, c)| c),
+            Screen::Receipt(r) => r.chooser.as_mut(),
+            Screen::Picker(_) => None,
+        }
+    }
+
+    /// The folder the open chooser wants read (the glue answers with
+    /// [`set_listing`](Self::set_listing)).
+    pub fn take_listing_request(&mut self) -> Option<PathBuf> {
+        self.chooser_mut()?.take_request()
+    }
+
+    /// The glue's answer to [`take_listing_request`](Self::take_listing_request);
+    /// `Some` is to be sent to the session.
+    pub fn set_listing(&mut self, path: PathBuf, listing: Listing) -> Option<UiAction> {
+        let outcome = self.chooser_mut()?.set_listing(path, listing)?;
+        match &mut self.screen {
+            Screen::Panel(p) => p.chooser_outcome(outcome),
+            Screen::Receipt(r) => r.chooser_outcome(outcome),
+            Screen::Picker(_) => None,
         }
     }
 
@@ -677,9 +884,10 @@ impl UiModel {
                     control,
                 },
             ) => {
-                self.screen = Screen::Panel(PanelModel::new(
-                    strings, technician, sas, encrypted, control, now_ms,
-                ));
+                let mut panel =
+                    PanelModel::new(strings, technician, sas, encrypted, control, now_ms);
+                panel.places = self.places.clone();
+                self.screen = Screen::Panel(panel);
             }
             (Screen::Panel(p), SessionUpdate::Chat(line)) => p.push_chat(line),
             (Screen::Panel(p), SessionUpdate::FileOffered { id, name, size }) => {
@@ -706,6 +914,8 @@ impl UiModel {
                     hover: None,
                     exit: false,
                     summary: p.summary.take(),
+                    chooser: None,
+                    places: self.places.clone(),
                 });
             }
             (Screen::Receipt(r), SessionUpdate::LogSaved { path }) => {
@@ -777,8 +987,8 @@ mod tests {
             time_ms: 30,
         };
         assert_eq!(
-            m.handle(press(ButtonId::AcceptFile)),
-            Some(UiAction::AcceptFile(4))
+            m.handle(press(ButtonId::RefuseFile)),
+            Some(UiAction::RefuseFile(4))
         );
         assert_eq!(m.handle(press(ButtonId::RefuseFile)), None);
         assert_eq!(
@@ -806,6 +1016,185 @@ mod tests {
             panic!("receipt")
         };
         assert_eq!(r.summary, Some(summary));
+    }
+
+    fn places() -> Places {
+        Places {
+            home: Some("/home/anna".into()),
+            desktop: None,
+            downloads: Some("/home/anna/Scaricati".into()),
+            documents: Some("/home/anna/Documenti".into()),
+        }
+    }
+
+    fn connected(encrypted: bool) -> UiModel {
+        let mut m = UiModel::new(PickerData::sample(Language::It)).with_places(places());
+        m.update(
+            SessionUpdate::Connected {
+                technician: "Verde".into(),
+                sas: None,
+                encrypted,
+                control: false,
+            },
+            0,
+        );
+        m
+    }
+
+    fn button(b: ButtonId) -> UiInput {
+        UiInput::Press {
+            target: Some(Target::Button(b)),
+            time_ms: 0,
+        }
+    }
+
+    fn file(name: &str, is_dir: bool) -> crate::ui::DirEntry {
+        crate::ui::DirEntry {
+            name: name.into(),
+            is_dir,
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn panel_send_file_goes_through_the_chooser() {
+        let mut m = connected(true);
+        assert_eq!(m.handle(button(ButtonId::SendFile)), None);
+        assert!(crate::ui::render::window_title(&m).contains("Scegli il file"));
+        assert_eq!(m.take_listing_request(), Some("/home/anna".into()));
+        let listing = Listing::Dir(vec![file("Documenti", true), file("foto.png", false)]);
+        assert_eq!(m.set_listing("/home/anna".into(), listing), None);
+        // The clock keeps ticking under the chooser.
+        m.handle(UiInput::Tick { time_ms: 5_000 });
+        m.handle(UiInput::Key(Key::Down));
+        assert_eq!(
+            m.handle(button(ButtonId::ChooserChoose)),
+            Some(UiAction::SendFile("/home/anna/foto.png".into()))
+        );
+        let Screen::Panel(p) = &m.screen else {
+            panic!("panel")
+        };
+        assert!(p.chooser.is_none());
+        assert_eq!(p.elapsed_secs(), 5);
+        // Cancel sends nothing.
+        m.handle(button(ButtonId::SendFile));
+        assert_eq!(m.handle(button(ButtonId::ChooserCancel)), None);
+        assert!(m.chooser().is_none());
+        // Clear mode: no file transfer, no chooser.
+        let mut clear = connected(false);
+        assert_eq!(clear.handle(button(ButtonId::SendFile)), None);
+        assert!(clear.chooser().is_none());
+    }
+
+    #[test]
+    fn accepting_a_file_asks_where_and_before_replacing() {
+        let mut m = connected(true);
+        m.update(
+            SessionUpdate::FileOffered {
+                id: 7,
+                name: "report.pdf".into(),
+                size: 10,
+            },
+            10,
+        );
+        assert_eq!(m.handle(button(ButtonId::AcceptFile)), None);
+        assert_eq!(m.chooser().map(|c| c.mode), Some(ChooserMode::ChooseFolder));
+        // Starts in Downloads, where a report.pdf already exists.
+        assert_eq!(
+            m.take_listing_request(),
+            Some("/home/anna/Scaricati".into())
+        );
+        let listing = Listing::Dir(vec![file("report.pdf", false)]);
+        m.set_listing("/home/anna/Scaricati".into(), listing.clone());
+        assert_eq!(m.handle(button(ButtonId::ChooserChoose)), None);
+        assert!(m.chooser().is_some_and(|c| c.confirm_replace));
+        // No: back to the chooser, nothing sent.
+        assert_eq!(m.handle(button(ButtonId::ReplaceNo)), None);
+        assert!(m.chooser().is_some_and(|c| !c.confirm_replace));
+        // Cancel: the offer stays pending, nothing written.
+        assert_eq!(m.handle(UiInput::Key(Key::Escape)), None);
+        let Screen::Panel(p) = &m.screen else {
+            panic!("panel")
+        };
+        assert_eq!(p.offer.as_ref().map(|o| o.0), Some(7));
+        // Again, and Yes: accepted with overwrite.
+        m.handle(button(ButtonId::AcceptFile));
+        let dir = m.take_listing_request().expect("listing");
+        m.set_listing(dir, listing);
+        m.handle(button(ButtonId::ChooserChoose));
+        assert_eq!(
+            m.handle(button(ButtonId::ReplaceYes)),
+            Some(UiAction::AcceptFile {
+                id: 7,
+                dir: "/home/anna/Scaricati".into(),
+                overwrite: true
+            })
+        );
+        let Screen::Panel(p) = &m.screen else {
+            panic!("panel")
+        };
+        assert!(p.offer.is_none() && p.chooser.is_none());
+        // A free name in another folder: no question.
+        m.update(
+            SessionUpdate::FileOffered {
+                id: 8,
+                name: "b.txt".into(),
+                size: 1,
+            },
+            20,
+        );
+        m.handle(button(ButtonId::AcceptFile));
+        let dir = m.take_listing_request().expect("listing");
+        m.set_listing(dir, Listing::Dir(vec![file("report.pdf", false)]));
+        assert_eq!(
+            m.handle(UiInput::Key(Key::Enter)),
+            Some(UiAction::AcceptFile {
+                id: 8,
+                dir: "/home/anna/Scaricati".into(),
+                overwrite: false
+            })
+        );
+    }
+
+    #[test]
+    fn close_stays_reachable_and_ending_drops_the_chooser() {
+        let mut m = connected(true);
+        m.handle(button(ButtonId::SendFile));
+        // The window's close button only closes the chooser...
+        assert_eq!(m.handle(UiInput::CloseRequested), None);
+        assert!(m.chooser().is_none());
+        // ...the session's Close in its header ends the session.
+        m.handle(button(ButtonId::SendFile));
+        assert_eq!(m.handle(button(ButtonId::Close)), Some(UiAction::Close));
+        assert!(m.chooser().is_none());
+        m.update(
+            SessionUpdate::Ended {
+                reason: EndReason::CustomerClosed,
+            },
+            100,
+        );
+        // The receipt's Save log starts in Documents; Cancel writes nothing.
+        assert_eq!(m.handle(button(ButtonId::SaveLog)), None);
+        assert_eq!(
+            m.take_listing_request(),
+            Some("/home/anna/Documenti".into())
+        );
+        m.set_listing(
+            "/home/anna/Documenti".into(),
+            Listing::Error("denied".into()),
+        );
+        assert_eq!(
+            m.handle(button(ButtonId::ChooserChoose)),
+            None,
+            "unreadable"
+        );
+        assert_eq!(m.handle(button(ButtonId::ChooserCancel)), None);
+        assert!(m.chooser().is_none());
+        let Screen::Receipt(r) = &m.screen else {
+            panic!("receipt")
+        };
+        assert!(!r.saving && !r.saved);
+        assert!(!m.finished(), "cancelling the chooser does not exit");
     }
 
     fn picker() -> PickerModel {
@@ -1012,7 +1401,16 @@ mod tests {
             target: Some(Target::Button(ButtonId::SaveLog)),
             time_ms: 0,
         };
-        assert_eq!(ui.handle(save), Some(UiAction::SaveLog));
+        // Save log opens a folder chooser; the log is written only there.
+        assert_eq!(ui.handle(save), None);
+        assert!(ui.chooser().is_some());
+        assert_eq!(ui.take_listing_request(), Some(PathBuf::from("/")));
+        assert_eq!(ui.set_listing("/".into(), Listing::Dir(Vec::new())), None);
+        assert_eq!(
+            ui.handle(UiInput::Key(Key::Enter)),
+            Some(UiAction::SaveLog("/".into()))
+        );
+        assert!(ui.chooser().is_none());
         assert_eq!(ui.handle(save), None);
         ui.update(
             SessionUpdate::LogSaved {

@@ -6,6 +6,7 @@
 //! draws it, so the two can never disagree.
 
 use super::EndReason;
+use super::chooser::{CHOOSER_ROWS, ChooserMode, ChooserModel};
 use super::draw::{Canvas, Fonts, Rect, Style};
 use super::model::{
     ButtonId, PanelModel, PickerModel, PickerStatus, ReceiptModel, Screen, Target, UiModel,
@@ -78,6 +79,11 @@ pub const PANEL_WIDTH: f32 = 360.0;
 pub const RECEIPT_WIDTH: f32 = 460.0;
 /// Height of one technician row.
 pub const ROW_HEIGHT: f32 = 50.0;
+/// Logical width of the file chooser (the panel's, so the always-on-top
+/// window keeps its place at the screen's edge).
+pub const CHOOSER_WIDTH: f32 = PANEL_WIDTH;
+/// Height of one chooser row.
+pub const CHOOSER_ROW_HEIGHT: f32 = 26.0;
 
 /// A clickable region of the last frame (physical pixels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +149,9 @@ impl Renderer {
 /// The window title for the current screen.
 pub fn window_title(model: &UiModel) -> String {
     let s = model.strings();
+    if let Some(c) = model.chooser() {
+        return format!("Remoto — {}", c.title);
+    }
     match &model.screen {
         Screen::Picker(p) => p.data.window_title(),
         Screen::Panel(p) => format!("Remoto — {}", s.session_with(&p.technician)),
@@ -341,7 +350,22 @@ impl<'c, 'b, 'f> Painter<'c, 'b, 'f> {
 }
 
 fn layout(p: &mut Painter<'_, '_, '_>, model: &UiModel) -> (f32, f32) {
+    let s = model.strings();
     match &model.screen {
+        Screen::Panel(m) if m.chooser.is_some() => {
+            let sub = s.session_with(&m.technician);
+            let c = m.chooser.as_ref().map(|(_, c)| c);
+            (
+                CHOOSER_WIDTH,
+                c.map_or(0.0, |c| chooser(p, c, s, &sub, true)),
+            )
+        }
+        Screen::Receipt(r) if r.chooser.is_some() => (
+            CHOOSER_WIDTH,
+            r.chooser
+                .as_ref()
+                .map_or(0.0, |c| chooser(p, c, s, "Remoto", false)),
+        ),
         Screen::Picker(m) => (PICKER_WIDTH, picker(p, m)),
         Screen::Panel(m) => (PANEL_WIDTH, panel(p, m)),
         Screen::Receipt(m) => (RECEIPT_WIDTH, receipt(p, m)),
@@ -845,10 +869,16 @@ fn panel_extras(p: &mut Painter<'_, '_, '_>, m: &PanelModel, mut y: f32) -> f32 
     } else {
         (s.pause_sharing(), Kind::Secondary)
     };
+    // Sending a file needs the encrypted channel: beside Pause only then.
+    let pause_w = if m.encrypted {
+        (inner - 10.0) / 2.0
+    } else {
+        inner
+    };
     p.button(
         margin,
         y,
-        inner,
+        pause_w,
         34.0,
         label,
         kind,
@@ -856,6 +886,19 @@ fn panel_extras(p: &mut Painter<'_, '_, '_>, m: &PanelModel, mut y: f32) -> f32 
         m.hover,
         !m.closing,
     );
+    if m.encrypted {
+        p.button(
+            margin + pause_w + 10.0,
+            y,
+            pause_w,
+            34.0,
+            s.send_file(),
+            Kind::Primary,
+            ButtonId::SendFile,
+            m.hover,
+            !m.closing,
+        );
+    }
     y += 34.0 + 12.0;
     if !m.encrypted {
         return y + 4.0;
@@ -1090,6 +1133,302 @@ fn receipt(p: &mut Painter<'_, '_, '_>, m: &ReceiptModel) -> f32 {
         true,
     );
     y + 38.0 + 20.0
+}
+
+/// `text` cut from the left with "…" to fit in `width` (paths keep their end).
+fn fit_tail(p: &Painter<'_, '_, '_>, text: &str, style: Style, width: f32) -> String {
+    if p.measure(text, style) <= width {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for start in 1..chars.len() {
+        let candidate: String = std::iter::once('…')
+            .chain(chars[start..].iter().copied())
+            .collect();
+        if p.measure(&candidate, style) <= width {
+            return candidate;
+        }
+    }
+    "…".to_string()
+}
+
+/// The file chooser; `with_close`: the session's Close button in the header.
+fn chooser(
+    p: &mut Painter<'_, '_, '_>,
+    m: &ChooserModel,
+    s: &Strings,
+    subtitle: &str,
+    with_close: bool,
+) -> f32 {
+    let w = CHOOSER_WIDTH;
+    let margin = 16.0;
+    let inner = w - 2.0 * margin;
+    // Header: what is being chosen, and the session's Close.
+    let h = 64.0;
+    p.fill(0.0, 0.0, w, h, HEADER);
+    let close_w = if with_close { 70.0 } else { 0.0 };
+    let text_w = w - 36.0 - close_w;
+    p.text_fit(
+        18.0,
+        24.0,
+        text_w,
+        subtitle,
+        Style::regular(12.0),
+        HEADER_SUB,
+    );
+    p.text_fit(18.0, 48.0, text_w, &m.title, Style::bold(15.0), WHITE);
+    if with_close {
+        p.button(
+            w - margin - 64.0,
+            18.0,
+            64.0,
+            28.0,
+            s.close,
+            Kind::Danger,
+            ButtonId::Close,
+            m.hover,
+            true,
+        );
+    }
+    let mut y = h + 10.0;
+
+    // Up and the shortcut places.
+    let up_w = 52.0;
+    p.button(
+        margin,
+        y,
+        up_w,
+        30.0,
+        s.up(),
+        Kind::Secondary,
+        ButtonId::ChooserParent,
+        m.hover,
+        m.dir.parent().is_some(),
+    );
+    let n = m.shortcuts.len().max(1) as f32;
+    let place_w = (inner - up_w - 6.0 * n) / n;
+    for (i, (place, _)) in m.shortcuts.iter().enumerate() {
+        let x = margin + up_w + 6.0 + i as f32 * (place_w + 6.0);
+        let label = s.place(*place);
+        let hovered = m.hover == Some(Target::Place(i));
+        p.boxed(
+            x,
+            y,
+            place_w,
+            30.0,
+            6.0,
+            BORDER,
+            if hovered { HOVER } else { CARD },
+        );
+        let st = Style::bold(12.0);
+        let tw = p.measure(label, st).min(place_w - 8.0);
+        p.text_fit(
+            x + (place_w - tw) / 2.0,
+            y + 20.0,
+            place_w - 8.0,
+            label,
+            st,
+            TEXT,
+        );
+        p.hit(x, y, place_w, 30.0, Target::Place(i));
+    }
+    y += 30.0 + 8.0;
+
+    // The folder shown.
+    let path = m.dir.display().to_string();
+    let st = Style::bold(12.0);
+    let shown = fit_tail(p, &path, st, inner);
+    p.text(margin, y + 13.0, &shown, st, TEXT);
+    y += 20.0;
+
+    // The list.
+    let list_h = CHOOSER_ROWS as f32 * CHOOSER_ROW_HEIGHT + 2.0;
+    p.boxed(margin, y, inner, list_h, 6.0, BORDER, CARD);
+    let rows = m.visible();
+    if let Some(e) = &m.error {
+        p.paragraph(
+            margin + 12.0,
+            y + 22.0,
+            inner - 24.0,
+            &s.chooser_error(e),
+            Style::regular(12.0),
+            17.0,
+            RED_TEXT,
+            6,
+        );
+    } else if rows.is_empty() {
+        p.text_fit(
+            margin + 12.0,
+            y + 22.0,
+            inner - 24.0,
+            s.chooser_empty(!m.typed.is_empty() && !m.typed_is_path()),
+            Style::regular(12.0),
+            MUTED,
+        );
+    }
+    let scrollbar = rows.len() > CHOOSER_ROWS;
+    let row_w = inner - 2.0 - if scrollbar { 8.0 } else { 0.0 };
+    for (vis, (i, e)) in rows
+        .iter()
+        .enumerate()
+        .skip(m.scroll_top)
+        .take(CHOOSER_ROWS)
+        .enumerate()
+    {
+        let ry = y + 1.0 + vis as f32 * CHOOSER_ROW_HEIGHT;
+        let rx = margin + 1.0;
+        if m.selected == Some(i) {
+            p.fill(rx, ry, row_w, CHOOSER_ROW_HEIGHT, SELECTED);
+        } else if m.hover == Some(Target::Entry(i)) {
+            p.fill(rx, ry, row_w, CHOOSER_ROW_HEIGHT, HOVER);
+        }
+        // Icon: a folder (tab and body) or a page.
+        let (ix, iy) = (rx + 8.0, ry + 7.0);
+        if e.is_dir {
+            p.rounded(ix, iy, 7.0, 4.0, 1.0, 0xD9A33A);
+            p.rounded(ix, iy + 2.0, 15.0, 11.0, 2.0, 0xE8B84E);
+        } else {
+            p.boxed(ix + 2.0, iy - 1.0, 11.0, 14.0, 1.5, 0x8A96A5, WHITE);
+        }
+        let size_w = if e.is_dir {
+            0.0
+        } else {
+            let t = super::bytes(e.size);
+            let st = Style::regular(11.0);
+            let tw = p.measure(&t, st);
+            p.text(rx + row_w - 8.0 - tw, ry + 17.0, &t, st, MUTED);
+            tw + 12.0
+        };
+        p.text_fit(
+            rx + 30.0,
+            ry + 17.5,
+            row_w - 38.0 - size_w,
+            &e.name,
+            Style::regular(13.0),
+            TEXT,
+        );
+        p.hit(rx, ry, row_w, CHOOSER_ROW_HEIGHT, Target::Entry(i));
+    }
+    if scrollbar {
+        let track = list_h - 4.0;
+        let thumb = (track * CHOOSER_ROWS as f32 / rows.len() as f32).max(16.0);
+        let top = (track - thumb) * m.scroll_top as f32 / (rows.len() - CHOOSER_ROWS).max(1) as f32;
+        p.rounded(
+            margin + inner - 7.0,
+            y + 2.0 + top,
+            4.0,
+            thumb,
+            2.0,
+            DISABLED,
+        );
+    }
+    y += list_h + 6.0;
+    if m.truncated {
+        p.text_fit(
+            margin,
+            y + 11.0,
+            inner,
+            &s.chooser_truncated(m.entries.len()),
+            Style::regular(11.0),
+            MUTED,
+        );
+        y += 16.0;
+    }
+
+    // The filter / path field.
+    p.boxed(margin, y, inner, 30.0, 6.0, 0x00B8_C2CE, WHITE);
+    let (txt, colour) = if m.typed.is_empty() {
+        (s.chooser_placeholder().to_string(), MUTED)
+    } else {
+        let st = Style::regular(12.0);
+        (
+            fit_tail(p, &format!("{}|", m.typed), st, inner - 16.0),
+            TEXT,
+        )
+    };
+    p.text_fit(
+        margin + 8.0,
+        y + 20.0,
+        inner - 16.0,
+        &txt,
+        Style::regular(12.0),
+        colour,
+    );
+    y += 30.0 + 10.0;
+
+    if m.confirm_replace {
+        let name = m.save_name.as_deref().unwrap_or("");
+        let lines = p.wrap(&s.replace_prompt(name), Style::regular(12.0), inner - 24.0);
+        let box_h = lines.len().min(3) as f32 * 17.0 + 16.0 + 34.0 + 10.0;
+        p.boxed(margin, y, inner, box_h, 8.0, INFO_BORDER, INFO_BG);
+        let after = p.paragraph(
+            margin + 12.0,
+            y + 20.0,
+            inner - 24.0,
+            &s.replace_prompt(name),
+            Style::regular(12.0),
+            17.0,
+            TEXT,
+            3,
+        );
+        let by = after + 6.0;
+        let bw = (inner - 24.0 - 10.0) / 2.0;
+        p.button(
+            margin + 12.0,
+            by,
+            bw,
+            32.0,
+            s.dont_replace(),
+            Kind::Secondary,
+            ButtonId::ReplaceNo,
+            m.hover,
+            true,
+        );
+        p.button(
+            margin + 12.0 + bw + 10.0,
+            by,
+            bw,
+            32.0,
+            s.replace(),
+            Kind::Warning,
+            ButtonId::ReplaceYes,
+            m.hover,
+            true,
+        );
+        return y + box_h + 16.0;
+    }
+    let bw = (inner - 10.0) / 2.0;
+    p.button(
+        margin,
+        y,
+        bw,
+        38.0,
+        s.cancel,
+        Kind::Secondary,
+        ButtonId::ChooserCancel,
+        m.hover,
+        true,
+    );
+    let label = if m.mode == ChooserMode::OpenFile
+        && m.selected_entry().is_some_and(|e| e.is_dir)
+        && !m.typed_is_path()
+    {
+        s.open()
+    } else {
+        m.choose_label.as_str()
+    };
+    p.button(
+        margin + bw + 10.0,
+        y,
+        bw,
+        38.0,
+        label,
+        Kind::Primary,
+        ButtonId::ChooserChoose,
+        m.hover,
+        m.can_choose(),
+    );
+    y + 38.0 + 16.0
 }
 
 /// Renders `model` at scale 1 into a new buffer; for tests and snapshots.

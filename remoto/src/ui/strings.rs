@@ -285,6 +285,147 @@ impl Strings {
     }
 }
 
+/// The file chooser's texts.
+impl Strings {
+    /// Heading of the chooser opened by "Send file…".
+    pub fn chooser_send_title(&self) -> &'static str {
+        if self.is_it() {
+            "Scegli il file da inviare al tecnico"
+        } else {
+            "Choose a file to send to the technician"
+        }
+    }
+
+    /// Heading of the chooser of an accepted file.
+    pub fn chooser_save_title(&self, name: &str) -> String {
+        if self.is_it() {
+            format!("Dove salvare {name}?")
+        } else {
+            format!("Where to save {name}?")
+        }
+    }
+
+    /// Heading of the chooser of "Save log".
+    pub fn chooser_log_title(&self) -> &'static str {
+        if self.is_it() {
+            "Dove salvare il registro?"
+        } else {
+            "Where to save the log?"
+        }
+    }
+
+    /// Choose button when sending a file.
+    pub fn chooser_send(&self) -> &'static str {
+        if self.is_it() { "Invia" } else { "Send" }
+    }
+
+    /// Choose button when saving into a folder.
+    pub fn chooser_save_here(&self) -> &'static str {
+        if self.is_it() {
+            "Salva qui"
+        } else {
+            "Save here"
+        }
+    }
+
+    /// The panel's button that opens the chooser.
+    pub fn send_file(&self) -> &'static str {
+        if self.is_it() {
+            "Invia file…"
+        } else {
+            "Send file…"
+        }
+    }
+
+    /// The Choose button while a folder is selected.
+    pub fn open(&self) -> &'static str {
+        if self.is_it() { "Apri" } else { "Open" }
+    }
+
+    /// The parent-folder button.
+    pub fn up(&self) -> &'static str {
+        if self.is_it() { "Su" } else { "Up" }
+    }
+
+    /// A shortcut's label.
+    pub fn place(&self, place: super::chooser::Place) -> &'static str {
+        use super::chooser::Place;
+        match (place, self.is_it()) {
+            (Place::Home, _) => "Home",
+            (Place::Desktop, true) => "Scrivania",
+            (Place::Desktop, false) => "Desktop",
+            (Place::Downloads, true) => "Scaricati",
+            (Place::Downloads, false) => "Downloads",
+            (Place::Documents, true) => "Documenti",
+            (Place::Documents, false) => "Documents",
+        }
+    }
+
+    /// Placeholder of the empty filter / path field.
+    pub fn chooser_placeholder(&self) -> &'static str {
+        if self.is_it() {
+            "Scrivi per filtrare, o un percorso e Invio"
+        } else {
+            "Type to filter, or a path and Enter"
+        }
+    }
+
+    /// An empty folder, or nothing matches the filter.
+    pub fn chooser_empty(&self, filtered: bool) -> &'static str {
+        match (self.is_it(), filtered) {
+            (true, false) => "La cartella è vuota.",
+            (true, true) => "Nessun nome corrisponde.",
+            (false, false) => "This folder is empty.",
+            (false, true) => "No name matches.",
+        }
+    }
+
+    /// An unreadable folder.
+    pub fn chooser_error(&self, detail: &str) -> String {
+        if self.is_it() {
+            format!("Impossibile aprire questa cartella: {detail}.")
+        } else {
+            format!("Cannot open this folder: {detail}.")
+        }
+    }
+
+    /// More entries than the chooser keeps.
+    pub fn chooser_truncated(&self, shown: usize) -> String {
+        if self.is_it() {
+            format!("Sono mostrati solo i primi {shown} nomi: scrivi per filtrare.")
+        } else {
+            format!("Only the first {shown} names are shown: type to filter.")
+        }
+    }
+
+    /// The "Replace?" question.
+    pub fn replace_prompt(&self, name: &str) -> String {
+        if self.is_it() {
+            format!("{name} esiste già in questa cartella. Sostituirlo?")
+        } else {
+            format!("{name} already exists in this folder. Replace it?")
+        }
+    }
+
+    /// Replace button.
+    pub fn replace(&self) -> &'static str {
+        if self.is_it() {
+            "Sostituisci"
+        } else {
+            "Replace"
+        }
+    }
+
+    /// Do-not-replace button.
+    pub fn dont_replace(&self) -> &'static str {
+        if self.is_it() {
+            "No, scegli ancora"
+        } else {
+            "No, choose again"
+        }
+    }
+}
+
 /// Formats seconds as `mm:ss`, or `h:mm:ss` from one hour on.
 pub fn format_elapsed(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);

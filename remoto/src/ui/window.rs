@@ -90,7 +90,7 @@ impl Ui {
     pub fn run(self, on_action: impl FnMut(UiAction)) -> Result<(), UiError> {
         let renderer = Renderer::new().map_err(UiError::Font)?;
         let mut app = App {
-            model: UiModel::new(self.data),
+            model: UiModel::new(self.data).with_places(super::chooser::Places::detect()),
             renderer,
             on_action,
             win: None,
@@ -160,7 +160,22 @@ impl<F: FnMut(UiAction)> App<F> {
         if let Some(action) = self.model.handle(input) {
             (self.on_action)(action);
         }
+        self.serve_listings();
         self.after_change(el);
+    }
+
+    /// Reads the folders the file chooser asks for (the model does no IO).
+    fn serve_listings(&mut self) {
+        // A file path may lead to its folder: a few rounds at most.
+        for _ in 0..4 {
+            let Some(path) = self.model.take_listing_request() else {
+                return;
+            };
+            let listing = super::chooser::list_dir(&path);
+            if let Some(action) = self.model.set_listing(path, listing) {
+                (self.on_action)(action);
+            }
+        }
     }
 
     /// Opens the right window for the current screen, redraws, or exits.
@@ -181,6 +196,11 @@ impl<F: FnMut(UiAction)> App<F> {
             }
         }
         if let Some(w) = &self.win {
+            // The file chooser changes the title of the window it takes over.
+            let title = window_title(&self.model);
+            if w.window.title() != title {
+                w.window.set_title(&title);
+            }
             // Content can grow (e.g. a longer receipt text): follow it.
             let scale = w.window.scale_factor() as f32;
             let (pw, ph) = self.renderer.size(&self.model, scale);

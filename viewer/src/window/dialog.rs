@@ -63,7 +63,8 @@ pub struct Area {
 }
 
 impl Area {
-    fn contains(&self, x: f64, y: f64) -> bool {
+    /// True when window point `(x, y)` lies inside.
+    pub fn contains(&self, x: f64, y: f64) -> bool {
         x >= f64::from(self.x)
             && y >= f64::from(self.y)
             && x < f64::from(self.x + self.w)

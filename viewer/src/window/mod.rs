@@ -27,6 +27,19 @@
 //! | Ctrl+Alt+Shift+C | ask the customer for control |
 //! | Ctrl+Alt+Shift+Q | disconnect (close this session's window) |
 //! | Ctrl+Alt+Shift+L | picture quality: auto → lossless → high → medium → low |
+//! | Ctrl+Alt+Shift+T | side pane on/off: chat, files, system information, notes |
+//!
+//! The side pane ([`pane`], issue 12) sits at the right of the remote
+//! desktop (the window grows by [`pane::PANE_WIDTH`] when it opens, the
+//! desktop keeps its size when the screen has room). While the pane is
+//! hidden, chat lines and file offers from the customer show as an unread
+//! badge in the status bar. While one of its fields has the focus (a click
+//! on it; opening the pane focuses the chat line), keys go to the field,
+//! not to the customer: Enter sends, Escape leaves the field (so does a
+//! click on the desktop), Tab goes to the next field. A file dropped on the
+//! window is offered to the customer. What the pane asks for comes back as
+//! [`WindowInput::Pane`]; the session feeds it with
+//! [`ViewerEvent::Pane`].
 //!
 //! A pending customer (window mode without `--accept-all`) gets a small
 //! accept dialog ([`dialog`]): the customer's hello, the source address and
@@ -43,6 +56,7 @@
 //! on the local clipboard.
 
 pub mod dialog;
+pub mod pane;
 pub mod scale;
 pub mod text;
 
@@ -63,6 +77,7 @@ use winit::window::{Fullscreen, Window, WindowId};
 use crate::keysym::{self, Keysym, xk};
 use crate::quality::Quality;
 pub use dialog::IncomingInfo;
+pub use pane::{PaneAction, PaneUpdate};
 pub use scale::{Filter, Layout, ScaleMode};
 
 /// Identifies a session (and its window).
@@ -168,6 +183,14 @@ pub enum ViewerEvent {
         /// Session.
         id: SessionId,
     },
+    /// Something for the side pane of a session (chat, files, system
+    /// information, notes).
+    Pane {
+        /// Session.
+        id: SessionId,
+        /// What happened.
+        update: PaneUpdate,
+    },
     /// Closes every window and ends the event loop.
     Shutdown,
 }
@@ -201,6 +224,8 @@ pub enum WindowInput {
     Accept,
     /// The technician refused the pending customer (accept dialog).
     Refuse,
+    /// Chat, files or a note from the side pane (or a dropped file).
+    Pane(PaneAction),
     /// The window was closed: end this session.
     Closed,
 }
@@ -217,6 +242,14 @@ impl fmt::Display for WindowInput {
             WindowInput::Quality(q) => write!(f, "quality {q}"),
             WindowInput::Accept => write!(f, "accept"),
             WindowInput::Refuse => write!(f, "refuse"),
+            WindowInput::Pane(a) => match a {
+                PaneAction::Chat(t) => write!(f, "chat {t:?}"),
+                PaneAction::SendFile(p) => write!(f, "send {}", p.display()),
+                PaneAction::AcceptFile(id) => write!(f, "accept-file {id}"),
+                PaneAction::RefuseFile(id) => write!(f, "refuse-file {id}"),
+                PaneAction::CancelFile(id) => write!(f, "cancel-file {id}"),
+                PaneAction::Note(t) => write!(f, "note {t:?}"),
+            },
             WindowInput::Closed => write!(f, "closed"),
         }
     }
@@ -309,6 +342,11 @@ impl WindowHandle {
         self.send(ViewerEvent::IncomingGone { id })
     }
 
+    /// Tells a session's side pane what happened.
+    pub fn pane(&self, id: SessionId, update: PaneUpdate) -> Result<(), WindowError> {
+        self.send(ViewerEvent::Pane { id, update })
+    }
+
     /// Ends the event loop.
     pub fn shutdown(&self) -> Result<(), WindowError> {
         self.send(ViewerEvent::Shutdown)
@@ -343,6 +381,8 @@ struct SessionWindow {
     modifiers: ModifiersState,
     wheel: (f64, f64),
     fb_size: (u16, u16),
+    /// Where the side pane's fields and buttons were drawn last.
+    pane_layout: pane::PaneLayout,
     quality: Option<Quality>,
 }
 
@@ -362,6 +402,7 @@ pub struct WindowManager {
     by_window: HashMap<WindowId, SessionId>,
     dialogs: HashMap<SessionId, DialogWindow>,
     dialog_by_window: HashMap<WindowId, SessionId>,
+    panes: HashMap<SessionId, pane::Pane>,
     text: text::TextDrawer,
     clipboard: Option<arboard::Clipboard>,
     clipboard_failed: bool,
@@ -387,6 +428,7 @@ impl WindowManager {
             by_window: HashMap::new(),
             dialogs: HashMap::new(),
             dialog_by_window: HashMap::new(),
+            panes: HashMap::new(),
             text: text::TextDrawer::new(13.0),
             clipboard: None,
             clipboard_failed: false,
@@ -499,12 +541,14 @@ impl WindowManager {
                 wheel: (0.0, 0.0),
                 fb_size: (w, h),
                 quality: None,
+                pane_layout: pane::PaneLayout::default(),
             },
         );
         Ok(())
     }
 
     fn close(&mut self, event_loop: &ActiveEventLoop, id: SessionId, notify: bool) {
+        self.panes.remove(&id);
         if let Some(s) = self.sessions.remove(&id) {
             self.by_window.remove(&s.window.id());
             if notify {
@@ -518,6 +562,9 @@ impl WindowManager {
 
     fn redraw(&mut self, id: SessionId) -> Result<(), WindowError> {
         let text = &mut self.text;
+        let pane = self.panes.get(&id);
+        let pane_open = pane.is_some_and(|p| p.is_open());
+        let unread = pane.map_or(0, |p| p.unread());
         let Some(s) = self.sessions.get_mut(&id) else {
             return Ok(());
         };
@@ -540,7 +587,8 @@ impl WindowManager {
                 s.fb_size = (fb.width(), fb.height());
                 resized = Some(src);
             }
-            s.layout = Layout::compute(s.mode, (size.width, area_h), src, s.cursor);
+            let content_w = content_width(size.width, pane_open);
+            s.layout = Layout::compute(s.mode, (content_w, area_h), src, s.cursor);
             scale::draw(&mut buffer, stride, fb.pixels(), &s.layout, s.filter);
         }
         // Status bar.
@@ -572,19 +620,44 @@ impl WindowManager {
             let bar_rows = bar as usize;
             let baseline = (bar_rows as i64 * 3) / 4 + 1;
             let mut rate_w = text.width(&rate);
-            if 6 + text.width(label) + 16 + rate_w > stride as i64 {
+            if 6 + text.width(label) + 16 + rate_w > content_width(size.width, pane_open) as i64 {
                 // Narrow window: the control state matters more than the rates.
                 rate.clear();
                 rate_w = 0;
             }
-            let rate_x = (stride as i64 - rate_w - 6).max(0);
+            let bar_w = content_width(size.width, pane_open) as i64;
+            let rate_x = (bar_w - rate_w - 6).max(0);
             let clip = rate_x.max(0) as usize;
-            let mut x = text.draw(
+            // The unread badge comes first: it must stay visible.
+            let mut x = 6;
+            if unread > 0 && !pane_open {
+                let badge = format!("{unread} new: Ctrl+Alt+Shift+T");
+                let bw = text.width(&badge) + 8;
+                let right = ((x + bw).max(0) as usize).min(stride);
+                let left = (x.max(0) as usize).min(right);
+                for row in 2..bar_rows.saturating_sub(2) {
+                    if let Some(px) = bar_px.get_mut(row * stride + left..row * stride + right) {
+                        px.fill(pane::BADGE_BG);
+                    }
+                }
+                text.draw(
+                    bar_px,
+                    stride,
+                    bar_rows,
+                    right,
+                    x + 4,
+                    baseline,
+                    &badge,
+                    pane::WHITE,
+                );
+                x += bw + 8;
+            }
+            x = text.draw(
                 bar_px,
                 stride,
                 bar_rows,
                 clip.saturating_sub(8),
-                6,
+                x,
                 baseline,
                 label,
                 colour,
@@ -615,16 +688,45 @@ impl WindowManager {
                 bar_px, stride, bar_rows, stride, rate_x, baseline, &rate, INFO_FG,
             );
         }
+        // Side pane, right of the desktop and its status bar.
+        s.pane_layout = pane::PaneLayout::default();
+        if let Some(p) = pane.filter(|p| p.is_open()) {
+            let x0 = content_width(size.width, true);
+            let pw = size.width - x0;
+            let layout = p.layout(pw, size.height, &mut |t| text.width(t));
+            pane::draw(
+                &mut buffer,
+                stride,
+                rows,
+                x0 as usize,
+                pw as usize,
+                rows,
+                text,
+                &layout,
+            );
+            s.pane_layout = layout;
+        }
         buffer.present()?;
         if let Some((w, h)) = resized
             && s.mode == ScaleMode::OneToOne
             && s.window.fullscreen().is_none()
         {
-            let _ = s
-                .window
-                .request_inner_size(PhysicalSize::new(w.max(160), h + STATUS_BAR_HEIGHT));
+            let pane_w = if pane_open { pane::PANE_WIDTH } else { 0 };
+            let _ = s.window.request_inner_size(PhysicalSize::new(
+                w.max(160) + pane_w,
+                h + STATUS_BAR_HEIGHT,
+            ));
         }
         Ok(())
+    }
+}
+
+/// Width of the desktop area of a window `width` wide.
+fn content_width(width: u32, pane_open: bool) -> u32 {
+    if pane_open {
+        width.saturating_sub(pane::PANE_WIDTH)
+    } else {
+        width
     }
 }
 
@@ -648,6 +750,7 @@ enum Shortcut {
     RequestControl,
     Disconnect,
     CycleQuality,
+    TogglePane,
 }
 
 fn shortcut(event: &KeyEvent, mods: ModifiersState) -> Option<Shortcut> {
@@ -671,6 +774,7 @@ fn shortcut(event: &KeyEvent, mods: ModifiersState) -> Option<Shortcut> {
             "c" => Some(Shortcut::RequestControl),
             "q" => Some(Shortcut::Disconnect),
             "l" => Some(Shortcut::CycleQuality),
+            "t" => Some(Shortcut::TogglePane),
             _ => None,
         },
         _ => None,
@@ -769,6 +873,11 @@ impl WindowManager {
             return;
         }
         let Some(sc) = shortcut(&event, s.modifiers) else {
+            if self.panes.get(&id).is_some_and(|p| p.focus().is_some()) {
+                let mods = s.modifiers;
+                self.pane_key(id, &event, mods);
+                return;
+            }
             let Some(keysym) =
                 keysym::keysym(&event.logical_key, event.location, event.text.as_deref())
             else {
@@ -825,6 +934,69 @@ impl WindowManager {
                 self.release_all(id);
                 self.close(event_loop, id, true);
             }
+            Shortcut::TogglePane => {
+                let p = self.panes.entry(id).or_default();
+                p.toggle();
+                let open = p.is_open();
+                if s.window.fullscreen().is_none() {
+                    let size = s.window.inner_size();
+                    let w = if open {
+                        size.width.saturating_add(pane::PANE_WIDTH)
+                    } else {
+                        size.width.saturating_sub(pane::PANE_WIDTH).max(160)
+                    };
+                    let _ = s
+                        .window
+                        .request_inner_size(PhysicalSize::new(w, size.height));
+                }
+                s.window.request_redraw();
+            }
+        }
+    }
+
+    /// A key pressed while a field of the side pane has the focus.
+    fn pane_key(&mut self, id: SessionId, event: &KeyEvent, mods: ModifiersState) {
+        let key = match &event.logical_key {
+            Key::Named(NamedKey::Enter) => Some(pane::PaneKey::Enter),
+            Key::Named(NamedKey::Escape) => Some(pane::PaneKey::Escape),
+            Key::Named(NamedKey::Backspace) => Some(pane::PaneKey::Backspace),
+            Key::Named(NamedKey::Tab) => Some(pane::PaneKey::Tab),
+            Key::Character(c)
+                if mods.control_key() && !mods.alt_key() && c.eq_ignore_ascii_case("v") =>
+            {
+                match self.clipboard().map(|c| c.get_text()) {
+                    Some(Ok(t)) => Some(pane::PaneKey::Text(t)),
+                    _ => None,
+                }
+            }
+            _ if mods.control_key() => None,
+            _ => event
+                .text
+                .as_ref()
+                .map(|t| pane::PaneKey::Text(t.to_string())),
+        };
+        let Some(key) = key else {
+            return;
+        };
+        let action = self.panes.get_mut(&id).and_then(|p| p.key(key));
+        if let Some(s) = self.sessions.get(&id) {
+            s.window.request_redraw();
+        }
+        if let Some(a) = action {
+            self.emit(id, WindowInput::Pane(a));
+        }
+    }
+
+    /// A left click at `(x, y)` on the side pane (window coordinates).
+    fn pane_click(&mut self, id: SessionId, x: f64, y: f64) {
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
+        let hit = s.pane_layout.hit(x - f64::from(s.layout.area_w), y);
+        s.window.request_redraw();
+        let action = hit.and_then(|h| self.panes.get_mut(&id)?.click(h));
+        if let Some(a) = action {
+            self.emit(id, WindowInput::Pane(a));
         }
     }
 
@@ -861,6 +1033,9 @@ impl WindowManager {
                 }
             }
             WindowEvent::Focused(f) => self.focused(id, f),
+            WindowEvent::DroppedFile(path) => {
+                self.emit(id, WindowInput::Pane(PaneAction::SendFile(path)));
+            }
             WindowEvent::ModifiersChanged(m) => {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.modifiers = m.state();
@@ -875,7 +1050,11 @@ impl WindowManager {
                 if s.mode == ScaleMode::OneToOne {
                     let before = s.layout;
                     let size = s.window.inner_size();
-                    let area = (size.width, size.height.saturating_sub(STATUS_BAR_HEIGHT));
+                    let pane_open = self.panes.get(&id).is_some_and(|p| p.is_open());
+                    let area = (
+                        content_width(size.width, pane_open),
+                        size.height.saturating_sub(STATUS_BAR_HEIGHT),
+                    );
                     s.layout =
                         Layout::compute(s.mode, area, (before.src_w, before.src_h), s.cursor);
                     if s.layout != before {
@@ -901,6 +1080,23 @@ impl WindowManager {
                 let Some(s) = self.sessions.get_mut(&id) else {
                     return;
                 };
+                let pane = self.panes.get_mut(&id);
+                if let (Some(p), Some((cx, cy))) = (pane, s.cursor)
+                    && p.is_open()
+                {
+                    let on_pane = cx >= f64::from(s.layout.area_w);
+                    if on_pane && s.buttons == 0 {
+                        if state == ElementState::Pressed && bit == 1 {
+                            self.pane_click(id, cx, cy);
+                        }
+                        return;
+                    }
+                    if state == ElementState::Pressed && p.focus().is_some() {
+                        // A click on the desktop leaves the pane's field.
+                        p.unfocus();
+                        s.window.request_redraw();
+                    }
+                }
                 if state == ElementState::Pressed {
                     s.buttons |= bit;
                 } else {
@@ -912,6 +1108,22 @@ impl WindowManager {
                 let Some(s) = self.sessions.get_mut(&id) else {
                     return;
                 };
+                if let (Some(p), Some((cx, _))) = (self.panes.get_mut(&id), s.cursor)
+                    && p.is_open()
+                    && cx >= f64::from(s.layout.area_w)
+                {
+                    // Over the pane: scrolls the chat, nothing for the customer.
+                    let lines = match delta {
+                        MouseScrollDelta::LineDelta(_, y) => y.round() as i32,
+                        MouseScrollDelta::PixelDelta(PhysicalPosition { y, .. }) => {
+                            (y / 40.0).round() as i32
+                        }
+                    };
+                    if p.scroll(lines) {
+                        s.window.request_redraw();
+                    }
+                    return;
+                }
                 let (dx, dy) = match delta {
                     MouseScrollDelta::LineDelta(x, y) => (f64::from(x), f64::from(y)),
                     MouseScrollDelta::PixelDelta(PhysicalPosition { x, y }) => (x / 40.0, y / 40.0),
@@ -1119,11 +1331,18 @@ impl ApplicationHandler<ViewerEvent> for WindowManager {
                 }
             }
             ViewerEvent::IncomingGone { id } => self.close_dialog(id),
+            ViewerEvent::Pane { id, update } => {
+                let changed = self.panes.entry(id).or_default().apply(update);
+                if changed && let Some(s) = self.sessions.get(&id) {
+                    s.window.request_redraw();
+                }
+            }
             ViewerEvent::Shutdown => {
                 self.sessions.clear();
                 self.by_window.clear();
                 self.dialogs.clear();
                 self.dialog_by_window.clear();
+                self.panes.clear();
                 event_loop.exit();
             }
         }

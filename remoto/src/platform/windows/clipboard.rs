@@ -1,6 +1,9 @@
 //! The Windows clipboard, text only (`CF_UNICODETEXT`). Changes made by
 //! other programs are seen through `GetClipboardSequenceNumber`; our own
-//! [`WinClipboard::set`] is remembered so that it is not echoed back.
+//! [`WinClipboard::set`] is remembered so that it is not echoed back (by
+//! its sequence number, read once the clipboard is closed, and by its
+//! text: the system or a clipboard bridge such as wine's may renumber the
+//! clipboard after we set it).
 
 use std::ptr::null_mut;
 use std::time::Duration;
@@ -25,6 +28,8 @@ pub struct WinClipboard {
     seen: u32,
     /// The sequence number right after our own `set`.
     own: Option<u32>,
+    /// The text of our own last `set`, as [`WinClipboard::get`] reads it.
+    own_text: Option<String>,
 }
 
 /// The clipboard opened for this thread; closed on drop.
@@ -62,6 +67,7 @@ impl WinClipboard {
             // SAFETY: reads a counter.
             seen: unsafe { GetClipboardSequenceNumber() },
             own: None,
+            own_text: None,
         }
     }
 
@@ -77,7 +83,7 @@ impl WinClipboard {
             .encode_utf16()
             .chain(std::iter::once(0))
             .collect();
-        let _open = Open::new()?;
+        let open = Open::new()?;
         // SAFETY: the clipboard is open; the global block is filled while
         // locked and handed to the clipboard (which then owns it), or freed
         // when the clipboard refuses it.
@@ -101,10 +107,13 @@ impl WinClipboard {
                 return Err(PlatformError::Clipboard("the clipboard refused the text"));
             }
         }
+        // Closing may renumber the clipboard (synthesized formats).
+        drop(open);
         // SAFETY: reads a counter.
         let seq = unsafe { GetClipboardSequenceNumber() };
         self.own = Some(seq);
         self.seen = seq;
+        self.own_text = Some(text.replace("\r\n", "\n"));
         Ok(())
     }
 
@@ -132,17 +141,25 @@ impl WinClipboard {
     }
 
     /// The clipboard text when another program changed it since the last
-    /// call.
+    /// call. When the clipboard is busy (another program holds it open) the
+    /// change is reported by a later call.
     pub fn changes(&mut self) -> Result<Option<String>, PlatformError> {
         // SAFETY: reads a counter.
         let seq = unsafe { GetClipboardSequenceNumber() };
         if seq == self.seen {
             return Ok(None);
         }
-        self.seen = seq;
         if self.own == Some(seq) {
+            self.seen = seq;
             return Ok(None);
         }
-        self.get()
+        let text = self.get()?;
+        self.seen = seq;
+        if text.is_some() && text == self.own_text {
+            // Our own text, renumbered: not a change by another program.
+            return Ok(None);
+        }
+        self.own_text = None;
+        Ok(text)
     }
 }

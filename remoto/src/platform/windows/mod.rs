@@ -10,6 +10,8 @@
 //!   pointer (absolute over the virtual desktop), wheel and keys (keysym →
 //!   virtual key, or `KEYEVENTF_UNICODE` for text), and the text clipboard
 //!   (`CF_UNICODETEXT`, changes seen through the clipboard sequence number).
+//! - [`tray`]: the notification-area icon with its Close menu while a
+//!   session runs (`Shell_NotifyIconW`).
 //!
 //! # The secure desktop (UAC prompts, Ctrl+Alt+Del)
 //!
@@ -31,6 +33,7 @@ pub mod input;
 pub mod keymap;
 pub mod placeholder;
 pub mod screen;
+pub mod tray;
 
 pub use input::WinInput;
 pub use screen::{GdiScreen, POLL_INTERVAL};
