@@ -679,6 +679,30 @@ where
     }
 }
 
+/// Why the customer's RFB stream ended. In crypto mode the secure channel
+/// closes that stream after queueing its own reason (an altered, replayed
+/// or cut frame, a lost link): that reason is the true one, so the control
+/// messages still queued are handled and the channel's reason is returned.
+async fn closed_reason(st: &mut State, secure: &mut Option<Secure>) -> String {
+    const CLOSED: &str = "the customer closed the connection";
+    let Some(sec) = secure.as_mut() else {
+        return CLOSED.into();
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match tokio::time::timeout_at(deadline, sec.events.recv()).await {
+            Ok(Ok(m)) => {
+                if let Some(reason) = st.control_message(m) {
+                    secure.take();
+                    return reason;
+                }
+            }
+            Ok(Err(crypto::tokio_io::ChannelError::Closed)) | Err(_) => return CLOSED.into(),
+            Ok(Err(e)) => return e.to_string(),
+        }
+    }
+}
+
 /// The session loop; returns the end reason.
 async fn drive<S>(
     stream: &mut S,
@@ -735,7 +759,7 @@ where
         tokio::select! {
             r = stream.read(&mut buf) => {
                 let n = match r {
-                    Ok(0) => return "the customer closed the connection".into(),
+                    Ok(0) => return closed_reason(st, secure).await,
                     Ok(n) => n,
                     Err(e) => return format!("connection error: {e}"),
                 };
