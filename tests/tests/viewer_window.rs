@@ -53,6 +53,8 @@ fn window_viewer(art: &Artifacts, tech: &XServer, port: u16, key: &Path, extra: 
         .arg(key)
         .arg("--log")
         .arg(art.path("viewer-logs"))
+        // Pixel-exact checks: `auto` (the default) may pick JPEG on a busy machine.
+        .args(["--quality", "lossless"])
         .args(extra)
         .env("XDG_RUNTIME_DIR", xdg_runtime(art))
         .current_dir(workspace_root());
