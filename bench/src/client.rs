@@ -117,6 +117,10 @@ pub struct State {
     pub next_flip: usize,
     /// Flip → seen latencies.
     pub latencies: Vec<Duration>,
+    /// When the flip of each of `latencies` was made.
+    pub latency_at: Vec<Instant>,
+    /// The file transfer of the transfer workload.
+    pub transfer: TransferTimes,
     /// Flips overtaken by a later one before they were seen.
     pub missed: usize,
     /// Why the connection ended, if it failed.
@@ -145,6 +149,8 @@ impl Measure {
                 flips,
                 next_flip: 0,
                 latencies: Vec::new(),
+                latency_at: Vec::new(),
+                transfer: TransferTimes::default(),
                 missed: 0,
                 error: None,
             }),
@@ -180,6 +186,7 @@ impl State {
             (self.next_flip..flips.len()).find(|&i| flips[i].colour == seen && flips[i].at <= now);
         if let Some(i) = hit {
             self.latencies.push(now - flips[i].at);
+            self.latency_at.push(flips[i].at);
             self.missed += i - self.next_flip;
             self.next_flip = i + 1;
         }
@@ -238,12 +245,33 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     }
 }
 
+/// When the transfer workload's files went (technician → customer).
+#[derive(Debug, Clone, Default)]
+pub struct TransferTimes {
+    /// The first offer was sent.
+    pub offered: Option<Instant>,
+    /// The customer accepted transfer id (1, 2, …) at.
+    pub accepted: Vec<(u32, Instant)>,
+    /// Why a transfer failed.
+    pub error: Option<String>,
+}
+
+/// A file the client (the technician) offers and sends each time `start`
+/// is notified, as transfer ids 1, 2, … (the technician's ids start at 1).
+pub struct TransferPlan {
+    /// The file.
+    pub file: crypto::transfer::PreparedFile,
+    /// Fires when the next transfer should begin.
+    pub start: Arc<tokio::sync::Notify>,
+}
+
 /// How the client meets its server.
 pub enum Link {
     /// Accept one reverse connection on this listener (clear RFB).
     AcceptClear(StdListener),
-    /// Accept one reverse connection and run the Noise responder with this key.
-    AcceptCrypto(StdListener, crypto::keys::KeyPair),
+    /// Accept one reverse connection and run the Noise responder with this
+    /// key; send a file when the plan says so.
+    AcceptCrypto(StdListener, crypto::keys::KeyPair, Option<TransferPlan>),
     /// Connect to a server listening on this loopback port.
     Connect(u16),
 }
@@ -291,7 +319,7 @@ async fn connect_and_drive(
             let s = accept(l).await?;
             drive(counted(s), m.clone(), stop).await
         }
-        Link::AcceptCrypto(l, keypair) => {
+        Link::AcceptCrypto(l, keypair, plan) => {
             let s = accept(l).await?;
             let cfg = crypto::tokio_io::ResponderConfig {
                 keypair,
@@ -304,9 +332,29 @@ async fn connect_and_drive(
             let channel = crypto::tokio_io::accept_responder(counted(s), &[], &cfg, decide)
                 .await
                 .map_err(|e| format!("secure handshake: {e}"))?;
-            // Keep the control side alive for the whole session.
-            let _control = (channel.control, channel.events);
-            drive(channel.rfb, m.clone(), stop).await
+            let crypto::tokio_io::SecureChannel {
+                rfb,
+                control,
+                mut events,
+                ..
+            } = channel;
+            // The control side lives for the whole session (in the task).
+            let m2 = m.clone();
+            tokio::spawn(async move {
+                if let Some(plan) = plan {
+                    for id in 1.. {
+                        plan.start.notified().await;
+                        let r = send_planned(&control, &mut events, &plan.file, id, &m2).await;
+                        if let Err(e) = r {
+                            m2.lock().transfer.error = Some(e);
+                            break;
+                        }
+                    }
+                }
+                while events.recv().await.is_ok() {}
+                drop(control);
+            });
+            drive(rfb, m.clone(), stop).await
         }
         Link::Connect(port) => {
             let deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -323,6 +371,51 @@ async fn connect_and_drive(
             drive(counted(s), m.clone(), stop).await
         }
     }
+}
+
+/// Offers `file`, waits for the customer's answer and sends it, draining
+/// the customer's control messages meanwhile.
+async fn send_planned(
+    ctl: &crypto::tokio_io::ControlSender,
+    events: &mut crypto::tokio_io::ControlReceiver,
+    file: &crypto::transfer::PreparedFile,
+    id: u32,
+    m: &Measure,
+) -> Result<(), String> {
+    use crypto::control::ControlMessage;
+    ctl.send(file.offer(id))
+        .await
+        .map_err(|e| format!("offer: {e}"))?;
+    m.lock().transfer.offered.get_or_insert_with(Instant::now);
+    loop {
+        match events.recv().await.map_err(|e| format!("control: {e}"))? {
+            ControlMessage::FileAccept { id: a } if a == id => break,
+            ControlMessage::FileRefuse { id: a } | ControlMessage::FileCancel { id: a }
+                if a == id =>
+            {
+                return Err("the customer refused the file".into());
+            }
+            _ => {}
+        }
+    }
+    m.lock().transfer.accepted.push((id, Instant::now()));
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let send = crypto::transfer::send_file(ctl, id, file, &cancel, &|_| {});
+    tokio::pin!(send);
+    loop {
+        tokio::select! {
+            r = &mut send => {
+                r.map_err(|e| format!("send: {e}"))?;
+                break;
+            }
+            ev = events.recv() => {
+                if let Err(e) = ev {
+                    return Err(format!("control: {e}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn accept(l: StdListener) -> Result<tokio::net::TcpStream, String> {

@@ -144,6 +144,10 @@ fn main() -> ExitCode {
             };
             for &j in passes {
                 for &contestant in &contestants {
+                    // A file transfer needs the secure channel.
+                    if workload == Workload::Transfer && contestant != Contestant::RemotoCrypto {
+                        continue;
+                    }
                     specs.push(Spec {
                         width,
                         height,

@@ -200,6 +200,38 @@ impl Report {
             }
             s.push('\n');
         }
+        let transfers: Vec<_> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.transfer.as_ref().map(|t| (r, t)))
+            .collect();
+        if !transfers.is_empty() {
+            let _ = writeln!(
+                s,
+                "## Probe latency during a file transfer (remoto-crypto, typing)\n\nThe technician sends a {} MiB file to the customer over the same secure session (again, one after the other, until 40 probe flips fell inside transfers); probe latency of the flips made before the first offer and of those made between the customer's accept and the file being saved.\n\n| size | p50 ms before | p95 ms before | seen | p50 ms during | p95 ms during | seen | p95 during ÷ before | files | transfer s | MB/s | saved |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+                crate::run::TRANSFER_BYTES / (1024 * 1024)
+            );
+            for (r, t) in transfers {
+                let _ = writeln!(
+                    s,
+                    "| {}×{} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+                    r.spec.width,
+                    r.spec.height,
+                    ms(t.idle_p50_ms),
+                    ms(t.idle_p95_ms),
+                    t.idle_seen,
+                    ms(t.during_p50_ms),
+                    ms(t.during_p95_ms),
+                    t.during_seen,
+                    t.p95_ratio.map_or("–".into(), |x| format!("{x:.2}")),
+                    t.transfers,
+                    t.seconds,
+                    t.bytes as f64 / 1e6 / t.seconds.max(1e-3),
+                    if t.saved { "yes" } else { "no" },
+                );
+            }
+            s.push('\n');
+        }
         s
     }
 

@@ -3,14 +3,14 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tests::{Artifacts, ChildGuard, XServer, require_tool};
 use tokio::sync::watch;
 
-use crate::client::{self, Link, Measure};
+use crate::client::{self, Link, Measure, TransferPlan};
 use crate::workload::{self, Generator, PROBE_SIZE, Workload};
 
 /// The servers compared.
@@ -176,6 +176,105 @@ pub struct Figures {
     pub identical: bool,
     /// Pixels that differ exactly at the end.
     pub final_diff_pixels: usize,
+    /// The transfer workload's figures.
+    pub transfer: Option<TransferFigures>,
+}
+
+/// Size of the transfer workload's file.
+pub const TRANSFER_BYTES: u64 = 50 * 1024 * 1024;
+/// How long the transfer workload's second phase (the transfers) may take.
+const TRANSFER_WINDOW: Duration = Duration::from_secs(20);
+/// The file is sent again until this many probe flips fell inside transfers
+/// (one 50 MB transfer takes about a second on loopback: ~10 flips).
+const TRANSFER_MIN_FLIPS: usize = 40;
+/// At most this many transfers.
+const MAX_TRANSFERS: u32 = 20;
+
+/// Probe latency without and during a file transfer (transfer workload).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferFigures {
+    /// Probe flips seen before the offer (typing only).
+    pub idle_seen: usize,
+    /// Their p50, ms.
+    pub idle_p50_ms: Option<f64>,
+    /// Their p95, ms.
+    pub idle_p95_ms: Option<f64>,
+    /// Probe flips made between the customer's accept and the saved file.
+    pub during_seen: usize,
+    /// Their p50, ms.
+    pub during_p50_ms: Option<f64>,
+    /// Their p95, ms.
+    pub during_p95_ms: Option<f64>,
+    /// p95 during ÷ p95 before.
+    pub p95_ratio: Option<f64>,
+    /// Files sent one after the other.
+    pub transfers: usize,
+    /// Accept → the whole file saved on the customer's side, seconds
+    /// (summed over the transfers).
+    pub seconds: f64,
+    /// File bytes sent (all transfers).
+    pub bytes: u64,
+    /// The customer saved every file whole.
+    pub saved: bool,
+}
+
+/// The transfer workload's temporary files: the file the technician sends
+/// and the directory the customer saves into (removed on drop).
+struct TransferScratch {
+    dir: PathBuf,
+    recv: PathBuf,
+    file: crypto::transfer::PreparedFile,
+}
+
+impl TransferScratch {
+    fn new() -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!(
+            "remoto-bench-transfer-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let recv = dir.join("received");
+        std::fs::create_dir_all(&recv).map_err(|e| format!("{}: {e}", recv.display()))?;
+        let path = dir.join("bench-transfer.bin");
+        // Incompressible bytes (xorshift), as a photo or an archive would be.
+        let mut data = Vec::with_capacity(TRANSFER_BYTES as usize);
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        while data.len() < TRANSFER_BYTES as usize {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+        let file = std::fs::write(&path, &data)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|_| crypto::transfer::prepare(&path).map_err(|e| e.to_string()));
+        match file {
+            Ok(file) => Ok(TransferScratch { dir, recv, file }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the customer saved the whole file of transfer `id`.
+    fn saved(&self, id: u32) -> bool {
+        std::fs::metadata(
+            self.recv
+                .join(id.to_string())
+                .join(self.file.name.to_string()),
+        )
+        .is_ok_and(|m| m.len() == self.file.size)
+    }
+}
+
+impl Drop for TransferScratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Figures {
@@ -197,6 +296,7 @@ impl Figures {
             first_frame_ms: None,
             identical: false,
             final_diff_pixels: 0,
+            transfer: None,
         }
     }
 }
@@ -247,6 +347,7 @@ fn start_contestant(
     c: Contestant,
     display: &str,
     log_dir: &Path,
+    plan: Option<TransferPlan>,
 ) -> Result<(ChildGuard, Link), String> {
     let listener = || env.listener.try_clone().map_err(|e| e.to_string());
     let port = env.listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -259,12 +360,27 @@ fn start_contestant(
             };
             let mut cmd = Command::new(&env.remoto);
             cmd.args(["connect", id, "--yes", "--display", display]);
+            let with_plan = plan.is_some();
             let link = if c == Contestant::RemotoClear {
                 Link::AcceptClear(listener()?)
             } else {
-                Link::AcceptCrypto(listener()?, env.keypair.clone())
+                Link::AcceptCrypto(listener()?, env.keypair.clone(), plan)
             };
-            Ok((ChildGuard::spawn_logged(c.name(), &mut cmd, log_dir), link))
+            if !with_plan {
+                return Ok((ChildGuard::spawn_logged(c.name(), &mut cmd, log_dir), link));
+            }
+            // The transfer workload answers the file offer on the console.
+            let log = |what: &str| {
+                let p = log_dir.join(format!("{}.{what}.log", c.name()));
+                std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            cmd.stdin(Stdio::piped())
+                .stdout(log("stdout")?)
+                .stderr(log("stderr")?);
+            let child = cmd
+                .spawn()
+                .map_err(|e| format!("cannot start remoto: {e}"))?;
+            Ok((ChildGuard::new(c.name(), child), link))
         }
         Contestant::X11vnc => {
             require_tool("x11vnc", "x11vnc");
@@ -342,9 +458,22 @@ fn run_inner(env: &Env, spec: Spec, art: &Artifacts) -> Result<Figures, String> 
         .has_probe()
         .then_some((px + PROBE_SIZE / 2, py + PROBE_SIZE / 2));
     let measure = Measure::new(reference, spec.jpeg, probe, flips.clone());
+    let scratch = if spec.workload == Workload::Transfer {
+        if spec.contestant != Contestant::RemotoCrypto {
+            return Err("the transfer workload runs with remoto-crypto only".into());
+        }
+        Some(TransferScratch::new()?)
+    } else {
+        None
+    };
+    let start = Arc::new(tokio::sync::Notify::new());
+    let plan = scratch.as_ref().map(|s| TransferPlan {
+        file: s.file.clone(),
+        start: start.clone(),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let started = Instant::now();
-    let (mut server, link) = start_contestant(env, spec.contestant, &display, art.dir())?;
+    let (mut server, link) = start_contestant(env, spec.contestant, &display, art.dir(), plan)?;
     let client = client::spawn(link, measure.clone(), stop_rx);
     let result = measure_run(
         env,
@@ -356,6 +485,7 @@ fn run_inner(env: &Env, spec: Spec, art: &Artifacts) -> Result<Figures, String> 
         generator,
         flips,
         started,
+        scratch.as_ref().map(|s| (s, start, art.dir())),
     );
     let _ = stop_tx.send(true);
     server.kill();
@@ -375,6 +505,7 @@ fn measure_run(
     generator: Generator,
     flips: Arc<Mutex<Vec<workload::Flip>>>,
     started: Instant,
+    transfer: Option<(&TransferScratch, Arc<tokio::sync::Notify>, &Path)>,
 ) -> Result<Figures, String> {
     let pid = server.pid();
     let failed = |server: &mut ChildGuard, what: &str| {
@@ -403,11 +534,74 @@ fn measure_run(
     let bytes0 = measure.wire_in.load(std::sync::atomic::Ordering::Relaxed);
     let upd0 = measure.lock().updates;
     let t0 = Instant::now();
-    let duration = Duration::from_secs_f64(spec.seconds);
+    let phase = Duration::from_secs_f64(spec.seconds);
+    let duration = if transfer.is_some() {
+        phase + TRANSFER_WINDOW
+    } else {
+        phase
+    };
     let worker = {
         let flips = flips.clone();
         std::thread::spawn(move || generator.run(duration, flips))
     };
+    // Transfer workload: after the first phase the technician offers the
+    // file, the customer accepts it on its console (into its own directory
+    // per transfer); again, until enough probe flips fell inside transfers.
+    // Each transfer: (id, saved at).
+    let mut transfers_done: Vec<(u32, Instant)> = Vec::new();
+    let mut transfer_error = None;
+    if let Some((scratch, start, log_dir)) = &transfer {
+        std::thread::sleep(phase);
+        let end = Instant::now() + TRANSFER_WINDOW - Duration::from_secs(2);
+        let log = log_dir.join(format!("{}.stdout.log", spec.contestant.name()));
+        let mut during_flips = 0;
+        for id in 1..=MAX_TRANSFERS {
+            let dir = scratch.recv.join(id.to_string());
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                transfer_error = Some(format!("{}: {e}", dir.display()));
+                break;
+            }
+            start.notify_one();
+            let offer = format!("file offer {id}:");
+            let offered = wait_until(Duration::from_secs(10), || {
+                std::fs::read_to_string(&log).is_ok_and(|s| s.contains(&offer))
+            });
+            let answer = format!("accept-file {id} {}\n", dir.display());
+            let written = offered
+                && server.child_mut().stdin.as_mut().is_some_and(|i| {
+                    use std::io::Write;
+                    i.write_all(answer.as_bytes())
+                        .and_then(|_| i.flush())
+                        .is_ok()
+                });
+            if !written {
+                transfer_error = Some(format!(
+                    "the customer did not show offer {id} ({})",
+                    log.display()
+                ));
+                break;
+            }
+            let t0 = Instant::now();
+            if !wait_until(TRANSFER_WINDOW, || scratch.saved(id)) {
+                transfer_error = Some(format!(
+                    "file {id} was not saved within {TRANSFER_WINDOW:?} (client: {:?})",
+                    measure.lock().transfer.error
+                ));
+                break;
+            }
+            let done = Instant::now();
+            transfers_done.push((id, done));
+            during_flips += flips
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .filter(|f| f.at >= t0 && f.at <= done)
+                .count();
+            if during_flips >= TRANSFER_MIN_FLIPS || Instant::now() >= end {
+                break;
+            }
+        }
+    }
     let gen_result = worker
         .join()
         .map_err(|_| "the workload thread panicked".to_string())?;
@@ -435,6 +629,56 @@ fn measure_run(
     let mut lat = st.latencies.clone();
     lat.sort();
     let made = flips.lock().unwrap_or_else(|p| p.into_inner()).len();
+    if let Some(e) = transfer_error {
+        return Err(e);
+    }
+    let transfer = match &transfer {
+        Some((scratch, _, _)) if !transfers_done.is_empty() => {
+            let t = &st.transfer;
+            let Some(offered) = t.offered else {
+                return Err("the transfer has no offer time".into());
+            };
+            // Windows from the customer's accept to the file saved.
+            let windows: Vec<(Instant, Instant)> = transfers_done
+                .iter()
+                .filter_map(|&(id, done)| {
+                    t.accepted
+                        .iter()
+                        .find(|(a, _)| *a == id)
+                        .map(|&(_, at)| (at, done))
+                })
+                .collect();
+            let pick = |keep: &dyn Fn(Instant) -> bool| {
+                let mut v: Vec<Duration> = st
+                    .latencies
+                    .iter()
+                    .zip(&st.latency_at)
+                    .filter(|(_, at)| keep(**at))
+                    .map(|(l, _)| *l)
+                    .collect();
+                v.sort();
+                v
+            };
+            let idle = pick(&|at| at < offered);
+            let during = pick(&|at| windows.iter().any(|&(a, d)| at >= a && at <= d));
+            let (i95, d95) = (percentile(&idle, 0.95), percentile(&during, 0.95));
+            let seconds: f64 = windows.iter().map(|(a, d)| (*d - *a).as_secs_f64()).sum();
+            Some(TransferFigures {
+                idle_seen: idle.len(),
+                idle_p50_ms: percentile(&idle, 0.5),
+                idle_p95_ms: i95,
+                during_seen: during.len(),
+                during_p50_ms: percentile(&during, 0.5),
+                during_p95_ms: d95,
+                p95_ratio: i95.zip(d95).map(|(i, d)| d / i.max(1e-3)),
+                transfers: windows.len(),
+                seconds,
+                bytes: scratch.file.size * windows.len() as u64,
+                saved: transfers_done.iter().all(|&(id, _)| scratch.saved(id)),
+            })
+        }
+        _ => None,
+    };
     Ok(Figures {
         spec,
         error: None,
@@ -452,5 +696,6 @@ fn measure_run(
         first_frame_ms: Some(first_frame_ms),
         identical,
         final_diff_pixels: diff,
+        transfer,
     })
 }

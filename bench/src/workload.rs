@@ -55,6 +55,10 @@ pub enum Workload {
     Video,
     /// Nothing changes (no probe either).
     Idle,
+    /// Typing, and half-way through a 50 MB file goes technician →
+    /// customer over the same secure session (remoto-crypto only; not in
+    /// [`Workload::ALL`]: `--workload transfer`).
+    Transfer,
 }
 
 impl Workload {
@@ -79,12 +83,16 @@ impl Workload {
             Workload::Photos => "photos",
             Workload::Video => "video",
             Workload::Idle => "idle",
+            Workload::Transfer => "transfer",
         }
     }
 
     /// Parses a name of [`Workload::name`].
     pub fn parse(s: &str) -> Option<Workload> {
-        Workload::ALL.into_iter().find(|w| w.name() == s)
+        Workload::ALL
+            .into_iter()
+            .chain([Workload::Transfer])
+            .find(|w| w.name() == s)
     }
 
     /// Whether the probe square runs during this workload.
@@ -597,7 +605,7 @@ impl Generator {
     fn fill_terminal(&mut self) -> Result<(), XError> {
         let rows = (self.term_size.1 as i16 - 8) / CELL.1;
         let cols = (self.term_size.0 as usize - 8) / CELL.0 as usize;
-        if self.workload == Workload::Typing {
+        if matches!(self.workload, Workload::Typing | Workload::Transfer) {
             return Ok(());
         }
         for r in 0..rows {
@@ -620,9 +628,11 @@ impl Generator {
         let start = Instant::now();
         let end = start + duration;
         let step = match self.workload {
-            Workload::Typing | Workload::Scrolling | Workload::WindowDrag | Workload::Video => {
-                Some(Duration::from_micros(33_333))
-            }
+            Workload::Typing
+            | Workload::Transfer
+            | Workload::Scrolling
+            | Workload::WindowDrag
+            | Workload::Video => Some(Duration::from_micros(33_333)),
             Workload::Photos => Some(Duration::from_millis(250)),
             Workload::Probe | Workload::Idle => None,
         };
@@ -675,7 +685,7 @@ impl Generator {
             next_step += step.unwrap_or(Duration::from_secs(1));
             n += 1;
             match self.workload {
-                Workload::Typing => {
+                Workload::Typing | Workload::Transfer => {
                     if cx >= line.len() || cx >= cols {
                         cx = 0;
                         cy += 1;

@@ -522,6 +522,9 @@ const SAMPLE_ROWS: usize = 12;
 const SAMPLES_PER_ROW: usize = 4;
 /// A sample found at more places than this is ambiguous and does not vote.
 const MAX_HITS_PER_SAMPLE: usize = 8;
+/// Most hash-table lookups (positions whose hash prefix matches a sample)
+/// one search may make before giving up.
+const MOVE_LOOKUP_BUDGET: usize = 1 << 16;
 /// Largest area (pixels) searched for the source of a 2-D move; bigger
 /// areas are not searched (bounded CPU for full-screen changes).
 const MOVE_SEARCH_MAX: usize = 1 << 20;
@@ -547,8 +550,11 @@ fn detect_move_2d(fb: &Framebuffer, area: Rect, pixels: &[u32]) -> Option<CopyMo
         run.iter()
             .fold(0u64, |h, &p| h.wrapping_mul(B).wrapping_add(u64::from(p)))
     };
-    // Samples: (hash → [(x, y)]) of non-uniform runs of the new picture.
-    let mut samples: HashMap<u64, Vec<(usize, usize)>> = HashMap::new();
+    // Samples: hash → index in `at` of non-uniform runs of the new picture;
+    // runs that occur twice among the samples are ambiguous and dropped.
+    let mut samples: HashMap<u64, usize> = HashMap::new();
+    let mut at: Vec<(usize, usize)> = Vec::new();
+    let mut twice = Vec::new();
     for i in 0..SAMPLE_ROWS {
         let y = (2 * i + 1) * h / (2 * SAMPLE_ROWS);
         for j in 0..SAMPLES_PER_ROW {
@@ -557,8 +563,15 @@ fn detect_move_2d(fb: &Framebuffer, area: Rect, pixels: &[u32]) -> Option<CopyMo
             if run.iter().all(|&p| p == run[0]) {
                 continue;
             }
-            samples.entry(hash(run)).or_default().push((x, y));
+            let hv = hash(run);
+            if samples.insert(hv, at.len()).is_some() {
+                twice.push(hv);
+            }
+            at.push((x, y));
         }
+    }
+    for hv in twice {
+        samples.remove(&hv);
     }
     if samples.len() < 3 {
         return None;
@@ -573,7 +586,8 @@ fn detect_move_2d(fb: &Framebuffer, area: Rect, pixels: &[u32]) -> Option<CopyMo
     }
     // B^(SAMPLE_W-1), to roll the hash.
     let top = (1..SAMPLE_W).fold(1u64, |a, _| a.wrapping_mul(B));
-    let mut hits: HashMap<(usize, usize), Vec<(usize, usize)>> = HashMap::new();
+    let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); at.len()];
+    let mut lookups = 0usize;
     for oy in 0..h {
         let row = fb.row(&area, oy as u16);
         let mut hv = hash(&row[..SAMPLE_W]);
@@ -588,14 +602,19 @@ fn detect_move_2d(fb: &Framebuffer, area: Rect, pixels: &[u32]) -> Option<CopyMo
             if filter[i] & bit == 0 {
                 continue;
             }
-            if let Some(at) = samples.get(&hv) {
-                for &(x, y) in at {
-                    let v = hits.entry((x, y)).or_default();
-                    if v.len() <= MAX_HITS_PER_SAMPLE
-                        && row[ox..ox + SAMPLE_W] == pixels[y * w + x..y * w + x + SAMPLE_W]
-                    {
-                        v.push((ox, oy));
-                    }
+            // A picture where the samples' prefixes are everywhere (a
+            // dithered pattern) is not searched further.
+            lookups += 1;
+            if lookups > MOVE_LOOKUP_BUDGET {
+                return None;
+            }
+            if let Some(&i) = samples.get(&hv) {
+                let (x, y) = at[i];
+                let v = &mut hits[i];
+                if v.len() <= MAX_HITS_PER_SAMPLE
+                    && row[ox..ox + SAMPLE_W] == pixels[y * w + x..y * w + x + SAMPLE_W]
+                {
+                    v.push((ox, oy));
                 }
             }
         }
@@ -603,11 +622,11 @@ fn detect_move_2d(fb: &Framebuffer, area: Rect, pixels: &[u32]) -> Option<CopyMo
     // Votes for offsets (new − old); unambiguous samples only.
     let mut votes: HashMap<(i32, i32), Vec<(usize, usize)>> = HashMap::new();
     let mut unchanged = 0usize;
-    for (&(x, y), at) in &hits {
-        if at.len() > MAX_HITS_PER_SAMPLE {
+    for (&(x, y), found) in at.iter().zip(&hits) {
+        if found.len() > MAX_HITS_PER_SAMPLE {
             continue;
         }
-        for &(ox, oy) in at {
+        for &(ox, oy) in found {
             let off = (x as i32 - ox as i32, y as i32 - oy as i32);
             if off == (0, 0) {
                 unchanged += 1;
@@ -1155,6 +1174,13 @@ mod tests {
         let fb = Framebuffer::from_pixels(w, h, noise(n, 1)).unwrap();
         assert_eq!(detect_move_2d(&fb, area, &noise(n, 2)), None);
         assert_eq!(detect_move_2d(&fb, area, fb.pixels()), None);
+        // A dithered pattern (every run found everywhere): no move.
+        let checker: Vec<u32> = (0..n)
+            .map(|i| ((i % usize::from(w)) + i / usize::from(w)) as u32 % 2 * 0xFF_FFFF)
+            .collect();
+        let old = Framebuffer::from_pixels(w, h, checker.clone()).unwrap();
+        let shifted: Vec<u32> = checker.iter().map(|p| p ^ 0xFF_FFFF).collect();
+        assert_eq!(detect_move_2d(&old, area, &shifted), None);
         // Few colours (text-like): runs repeat everywhere, none may vote for
         // a wrong offset.
         let text = Framebuffer::from_pixels(w, h, text_rows(w, h, 0)).unwrap();
