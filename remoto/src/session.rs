@@ -8,7 +8,8 @@
 //!   session asks, i.e. when the client has asked for an update, so a slow
 //!   link gets fewer, coalesced updates instead of a growing queue;
 //! - an **input thread** owns the [`InputSink`]; technician input reaches it
-//!   only while the customer allows control (else it is dropped and counted);
+//!   only while the customer allows control (else it is dropped and counted),
+//!   and the customer's clipboard changes go to the technician only then too;
 //! - the **session task** (async) runs [`rfb::server::ServerSession`]: bytes
 //!   in, events out; it compares captured tiles with what the client already
 //!   has, so unchanged tiles are never resent.
@@ -251,7 +252,9 @@ where
                 damage_pending = true;
             }
             Some(text) = clip_rx.recv() => {
-                if server.is_ready() {
+                // The customer's clipboard is theirs: it goes to the
+                // technician only while control is allowed.
+                if server.is_ready() && *control.borrow() {
                     server.cut_text(&text);
                     flush(&mut stream, &mut server, stats).await?;
                 }
