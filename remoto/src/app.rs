@@ -390,7 +390,9 @@ pub async fn run_session(
         Some(ctl_tx.clone()),
         journal.clone(),
     );
-    let engine = session::run(
+    // The streaming engine runs as a task of its own, so that chat and file
+    // handling below (hashing, writing to disk) never holds up the screen.
+    let mut engine = tokio::spawn(session::run(
         rfb,
         EngineParts {
             screen,
@@ -400,8 +402,7 @@ pub async fn run_session(
             close: close_rx,
             notices: Some(notice_tx),
         },
-    );
-    tokio::pin!(engine);
+    ));
     let mut close_tx = Some(close_tx);
     let mut channel_end: Option<ChannelError> = None;
     let mut customer_closed = false;
@@ -409,7 +410,9 @@ pub async fn run_session(
     tokio::pin!(watcher);
     let (res, stats) = loop {
         tokio::select! {
-            r = &mut engine => break r,
+            r = &mut engine => break r.unwrap_or_else(|e| {
+                (Err(session::SessionError::EngineStopped(e.to_string())), Default::default())
+            }),
             _ = &mut close, if close_tx.is_some() => {
                 customer_closed = true;
                 feats.stop_all();

@@ -46,6 +46,9 @@ pub enum SessionError {
     /// The capture thread stopped.
     #[error("screen capture stopped")]
     CaptureStopped,
+    /// The streaming task ended abnormally (a bug: it panicked).
+    #[error("the screen streaming stopped unexpectedly: {0}")]
+    EngineStopped(String),
 }
 
 /// How a session ended without error.
