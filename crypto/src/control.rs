@@ -951,7 +951,10 @@ mod tests {
             let id = i as u32 + 1;
             let msg = ControlMessage::decode(&raw_offer(id, name)).expect("framing is fine");
             let ControlMessage::UnsafeFileOffer {
-                id: got, name: shown, size, why: w,
+                id: got,
+                name: shown,
+                size,
+                why: w,
             } = &msg
             else {
                 panic!("{name:?} decoded to {msg:?}")
@@ -976,7 +979,10 @@ mod tests {
         assert_eq!(ControlMessage::decode(&short), Err(ControlError::Truncated));
         let mut long_frame = raw_offer(9, b"../x");
         long_frame.push(0);
-        assert_eq!(ControlMessage::decode(&long_frame), Err(ControlError::Trailing(1)));
+        assert_eq!(
+            ControlMessage::decode(&long_frame),
+            Err(ControlError::Trailing(1))
+        );
     }
 
     #[test]

@@ -1261,7 +1261,10 @@ fn chooser(
             margin + 12.0,
             y + 22.0,
             inner - 24.0,
-            s.chooser_empty(!m.typed.is_empty() && !m.typed_is_path()),
+            s.chooser_empty(
+                !m.typed.is_empty() && !m.typed_is_path(),
+                m.mode == ChooserMode::ChooseFolder,
+            ),
             Style::regular(12.0),
             MUTED,
         );

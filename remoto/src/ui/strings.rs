@@ -370,13 +370,16 @@ impl Strings {
         }
     }
 
-    /// An empty folder, or nothing matches the filter.
-    pub fn chooser_empty(&self, filtered: bool) -> &'static str {
-        match (self.is_it(), filtered) {
-            (true, false) => "La cartella è vuota.",
-            (true, true) => "Nessun nome corrisponde.",
-            (false, false) => "This folder is empty.",
-            (false, true) => "No name matches.",
+    /// An empty list: nothing matches the filter, no subfolder (choosing
+    /// a folder), or an empty folder.
+    pub fn chooser_empty(&self, filtered: bool, folders_only: bool) -> &'static str {
+        match (self.is_it(), filtered, folders_only) {
+            (true, true, _) => "Nessun nome corrisponde.",
+            (true, false, true) => "Nessuna sottocartella: puoi salvare qui.",
+            (true, false, false) => "La cartella è vuota.",
+            (false, true, _) => "No name matches.",
+            (false, false, true) => "No subfolder: you can save here.",
+            (false, false, false) => "This folder is empty.",
         }
     }
 
