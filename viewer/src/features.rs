@@ -365,6 +365,7 @@ impl Extras {
                 }
             }
             ControlMessage::FileOffer { .. }
+            | ControlMessage::UnsafeFileOffer { .. }
             | ControlMessage::FileChunk { .. }
             | ControlMessage::FileDone { .. } => {}
             _ => return false,
@@ -377,7 +378,10 @@ impl Extras {
             Ok(Some(ev)) => self.incoming_event(ev, digest, out),
             Ok(None) => {}
             Err(e) => {
-                if let ControlMessage::FileOffer { id, .. } = msg {
+                if let ControlMessage::FileOffer { id, .. }
+                | ControlMessage::UnsafeFileOffer { id, .. } = msg
+                {
+                    // Nothing is written: the offer is refused, the session goes on.
                     out.push(Effect::Send(ControlMessage::FileRefuse { id: *id }));
                     self.error(out, format!("file offer refused: {e}"));
                     return true;
@@ -556,5 +560,32 @@ impl Extras {
         for id in self.outgoing.ids() {
             self.outgoing.cancel(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A customer's offer whose name failed the checks is refused, nothing
+    /// is written, and the session goes on (no `false`: the message was ours).
+    #[test]
+    fn unsafe_offer_is_refused_and_the_session_goes_on() {
+        let dir = std::env::temp_dir().join(format!("viewer-unsafe-offer-{}", std::process::id()));
+        let (mut extras, _rx) = Extras::new(1, "tech", dir.clone(), None);
+        let mut out = Vec::new();
+        let msg = ControlMessage::UnsafeFileOffer {
+            id: 7,
+            name: "../../x".into(),
+            size: 3,
+            why: "a path".into(),
+        };
+        assert!(extras.control(&msg, &mut out));
+        assert!(
+            out.iter()
+                .any(|e| matches!(e, Effect::Send(ControlMessage::FileRefuse { id: 7 }))),
+            "{out:?}"
+        );
+        assert!(!dir.exists(), "something was written for an unsafe offer");
     }
 }
