@@ -49,7 +49,7 @@ impl Strings {
     /// Privacy button while sharing.
     pub fn pause_sharing(&self) -> &'static str {
         if self.it() {
-            "Sospendi condivisione"
+            "Pausa schermo"
         } else {
             "Pause sharing"
         }
@@ -58,7 +58,7 @@ impl Strings {
     /// Privacy button while paused.
     pub fn resume_sharing(&self) -> &'static str {
         if self.it() {
-            "Riprendi condivisione"
+            "Riprendi schermo"
         } else {
             "Resume sharing"
         }
