@@ -21,7 +21,9 @@ mod gui_support;
 
 use std::path::{Path, PathBuf};
 
-use gui_support::{TECHNICIAN, centre_of, click, colour, viewer_and_remoto, window_shot, xdotool};
+use gui_support::{
+    TECHNICIAN, centre_of, click, colour, colour_runs, viewer_and_remoto, window_shot, xdotool,
+};
 use tests::remoto::{Remoto, viewer_bin, workspace_root};
 use tests::{Artifacts, Image, TIMEOUT, XServer};
 
@@ -52,37 +54,22 @@ impl Region {
 /// `min_run` pixels, top to bottom.
 fn regions(img: &Image, colour: u32, min_run: u32) -> Vec<Region> {
     let mut out: Vec<Region> = Vec::new();
-    for y in 0..img.height {
-        let mut x = 0;
-        while x < img.width {
-            if img.get(x, y) != colour {
-                x += 1;
-                continue;
+    for (y, a, b) in colour_runs(img, colour, min_run) {
+        match out
+            .iter_mut()
+            .find(|r| r.y1 + 1 >= y && r.x0 <= b && a <= r.x1)
+        {
+            Some(r) => {
+                r.x0 = r.x0.min(a);
+                r.x1 = r.x1.max(b);
+                r.y1 = y;
             }
-            let start = x;
-            while x < img.width && img.get(x, y) == colour {
-                x += 1;
-            }
-            if x - start < min_run {
-                continue;
-            }
-            let (a, b) = (start, x - 1);
-            match out
-                .iter_mut()
-                .find(|r| r.y1 + 1 >= y && r.x0 <= b && a <= r.x1)
-            {
-                Some(r) => {
-                    r.x0 = r.x0.min(a);
-                    r.x1 = r.x1.max(b);
-                    r.y1 = y;
-                }
-                None => out.push(Region {
-                    x0: a,
-                    y0: y,
-                    x1: b,
-                    y1: y,
-                }),
-            }
+            None => out.push(Region {
+                x0: a,
+                y0: y,
+                x1: b,
+                y1: y,
+            }),
         }
     }
     out.sort_by_key(|r| (r.y0, r.x0));

@@ -68,10 +68,10 @@ pub fn xdotool(display: &XServer, args: &[&str]) -> String {
     run_ok(display.command("xdotool").args(args), TIMEOUT).stdout_text()
 }
 
-/// The centre of the pixels of `colour` that lie in horizontal runs of at
-/// least `min_run` pixels (a filled area, not text), or `None`.
-pub fn centre_of(img: &Image, colour: u32, min_run: u32) -> Option<(u32, u32)> {
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+/// The horizontal runs of `colour` at least `min_run` pixels long, as
+/// `(y, first x, last x)`, top to bottom and left to right.
+pub fn colour_runs(img: &Image, colour: u32, min_run: u32) -> Vec<(u32, u32, u32)> {
+    let mut runs = Vec::new();
     for y in 0..img.height {
         let mut x = 0;
         while x < img.width {
@@ -84,12 +84,22 @@ pub fn centre_of(img: &Image, colour: u32, min_run: u32) -> Option<(u32, u32)> {
                 x += 1;
             }
             if x - start >= min_run {
-                x0 = x0.min(start);
-                x1 = x1.max(x - 1);
-                y0 = y0.min(y);
-                y1 = y1.max(y);
+                runs.push((y, start, x - 1));
             }
         }
+    }
+    runs
+}
+
+/// The centre of the pixels of `colour` that lie in horizontal runs of at
+/// least `min_run` pixels (a filled area, not text), or `None`.
+pub fn centre_of(img: &Image, colour: u32, min_run: u32) -> Option<(u32, u32)> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (y, a, b) in colour_runs(img, colour, min_run) {
+        x0 = x0.min(a);
+        x1 = x1.max(b);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
     }
     (x0 <= x1).then(|| ((x0 + x1) / 2, (y0 + y1) / 2))
 }
