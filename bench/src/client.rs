@@ -373,8 +373,9 @@ async fn connect_and_drive(
     }
 }
 
-/// Offers `file`, waits for the customer's answer and sends it, draining
-/// the customer's control messages meanwhile.
+/// Offers `file`, waits for the customer's answer and sends it, feeding
+/// the customer's control messages (its `FileAck`s open the sender's
+/// window) to the transfer bookkeeping meanwhile.
 async fn send_planned(
     ctl: &crypto::tokio_io::ControlSender,
     events: &mut crypto::tokio_io::ControlReceiver,
@@ -382,25 +383,23 @@ async fn send_planned(
     id: u32,
     m: &Measure,
 ) -> Result<(), String> {
-    use crypto::control::ControlMessage;
-    ctl.send(file.offer(id))
-        .await
-        .map_err(|e| format!("offer: {e}"))?;
+    use crypto::transfer::{OutgoingEvent, OutgoingTransfers};
+    let mut transfers = OutgoingTransfers::starting_at(id);
+    let (id, offer) = transfers.offer(file.clone());
+    ctl.send(offer).await.map_err(|e| format!("offer: {e}"))?;
     m.lock().transfer.offered.get_or_insert_with(Instant::now);
-    loop {
-        match events.recv().await.map_err(|e| format!("control: {e}"))? {
-            ControlMessage::FileAccept { id: a } if a == id => break,
-            ControlMessage::FileRefuse { id: a } | ControlMessage::FileCancel { id: a }
-                if a == id =>
-            {
+    let (cancel, acks) = loop {
+        let msg = events.recv().await.map_err(|e| format!("control: {e}"))?;
+        match transfers.handle(&msg) {
+            Some(OutgoingEvent::Accepted(_, _, cancel, acks)) => break (cancel, acks),
+            Some(OutgoingEvent::Refused(..) | OutgoingEvent::Cancelled(..)) => {
                 return Err("the customer refused the file".into());
             }
-            _ => {}
+            None => {}
         }
-    }
+    };
     m.lock().transfer.accepted.push((id, Instant::now()));
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let send = crypto::transfer::send_file(ctl, id, file, &cancel, &|_| {});
+    let send = crypto::transfer::send_file(ctl, id, file, &cancel, acks, &|_| {});
     tokio::pin!(send);
     loop {
         tokio::select! {
@@ -408,13 +407,17 @@ async fn send_planned(
                 r.map_err(|e| format!("send: {e}"))?;
                 break;
             }
-            ev = events.recv() => {
-                if let Err(e) = ev {
-                    return Err(format!("control: {e}"));
+            ev = events.recv() => match ev {
+                Ok(msg) => {
+                    if let Some(OutgoingEvent::Cancelled(..)) = transfers.handle(&msg) {
+                        return Err("the customer cancelled the file".into());
+                    }
                 }
-            }
+                Err(e) => return Err(format!("control: {e}")),
+            },
         }
     }
+    transfers.finished(id);
     Ok(())
 }
 

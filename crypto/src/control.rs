@@ -21,7 +21,16 @@
 //! kind 0x0b SessionEnd      { reason: string ≤ 512 }
 //! kind 0x0c KeepAlive
 //! kind 0x0d Sharing         { state: string ≤ 64 }  ("all", "paused", "window", "monitor N")
+//! kind 0x0e FileAck         { id: u32, received: u64 }
 //! ```
+//!
+//! Flow control of files: the receiver of a file sends `FileAck` with the
+//! number of bytes it has written each time that count crosses a multiple of
+//! [`ACK_EVERY`] and when the last byte is written
+//! ([`IncomingTransfers::written`]); the sender keeps at most
+//! [`WINDOW`](crate::transfer::WINDOW) bytes unacknowledged
+//! ([`send_file`](crate::transfer::send_file)), so file chunks never queue
+//! up megabytes ahead of the screen stream's update requests.
 //!
 //! Trailing bytes, unknown kinds, other versions, over-long fields and control
 //! characters in text fields are refused with a typed [`ControlError`]. A
@@ -46,6 +55,11 @@ pub const MAX_FILE_NAME: usize = 255;
 pub const MAX_FILE_CHUNK: usize = 16 * 1024;
 /// Longest `Sharing` state, in bytes.
 pub const MAX_SHARING: usize = 64;
+/// The receiver of a file acknowledges (`FileAck`) each time its written
+/// byte count crosses a multiple of this, and at the end of the file. A
+/// quarter of the sender's window ([`WINDOW`](crate::transfer::WINDOW)),
+/// so the sender never idles waiting for an ack while the pipe has room.
+pub const ACK_EVERY: u64 = 64 * 1024;
 /// Largest encoded control message, in bytes.
 pub const MAX_CONTROL_LEN: usize = 1 + 1 + 4 + 8 + 2 + MAX_FILE_CHUNK;
 
@@ -213,6 +227,14 @@ pub enum ControlMessage {
     Sharing {
         /// The new state, shown to the technician and logged.
         state: String,
+    },
+    /// The receiver of a file has written `received` bytes of it (flow
+    /// control: see [`ACK_EVERY`]).
+    FileAck {
+        /// Transfer id.
+        id: u32,
+        /// Bytes received and written so far.
+        received: u64,
     },
 }
 
@@ -433,6 +455,11 @@ impl ControlMessage {
                 out.push(0x0d);
                 put_bytes(out, state.as_bytes());
             }
+            ControlMessage::FileAck { id, received } => {
+                out.push(0x0e);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&received.to_be_bytes());
+            }
             // Refused by `validate` above.
             ControlMessage::UnsafeFileOffer { .. } => {}
         }
@@ -510,6 +537,10 @@ impl ControlMessage {
             0x0c => ControlMessage::KeepAlive,
             0x0d => ControlMessage::Sharing {
                 state: r.text("state", MAX_SHARING, false)?,
+            },
+            0x0e => ControlMessage::FileAck {
+                id: r.u32()?,
+                received: r.u64()?,
             },
             k => return Err(ControlError::UnknownKind(k)),
         };
@@ -618,6 +649,8 @@ struct Incoming {
     digest: [u8; 32],
     accepted: bool,
     received: u64,
+    /// Bytes the caller reported written ([`IncomingTransfers::written`]).
+    written: u64,
     hasher: blake2::Blake2s256,
 }
 
@@ -686,6 +719,23 @@ impl IncomingTransfers {
         self.live.remove(&id);
     }
 
+    /// The caller wrote `n` more bytes of transfer `id` (the data of a
+    /// [`TransferEvent::Data`]): returns the `FileAck` to send when the
+    /// written count crossed a multiple of [`ACK_EVERY`] or reached the end
+    /// of the file, else `None` (also for an unknown transfer). The count
+    /// never goes beyond what was received.
+    pub fn written(&mut self, id: u32, n: u64) -> Option<ControlMessage> {
+        let t = self.live.get_mut(&id)?;
+        let before = t.written;
+        t.written = before.saturating_add(n).min(t.received);
+        let after = t.written;
+        let due = after > before && (after / ACK_EVERY > before / ACK_EVERY || after == t.size);
+        due.then_some(ControlMessage::FileAck {
+            id,
+            received: after,
+        })
+    }
+
     /// Feeds one received file-transfer message; other messages give `Ok(None)`.
     /// On error the transfer is forgotten; the caller should send `FileCancel`.
     pub fn handle(&mut self, msg: &ControlMessage) -> Result<Option<TransferEvent>, TransferError> {
@@ -718,6 +768,7 @@ impl IncomingTransfers {
                         digest: *blake2s,
                         accepted: false,
                         received: 0,
+                        written: 0,
                         hasher: blake2::Blake2s256::new(),
                     },
                 );
@@ -823,6 +874,10 @@ mod tests {
             ControlMessage::Sharing {
                 state: "paused".into(),
             },
+            ControlMessage::FileAck {
+                id: 7,
+                received: u64::MAX,
+            },
         ]
     }
 
@@ -885,6 +940,73 @@ mod tests {
             data: vec![0; MAX_FILE_CHUNK + 1],
         };
         assert!(big.to_bytes().is_err());
+    }
+
+    #[test]
+    fn file_ack_wire_form() {
+        let m = ControlMessage::FileAck {
+            id: 0x0102_0304,
+            received: 0x0506_0708_090a_0b0c,
+        };
+        let b = m.to_bytes().unwrap();
+        assert_eq!(b, [1, 0x0e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        // decode → encode gives the same bytes.
+        assert_eq!(ControlMessage::decode(&b).unwrap().to_bytes().unwrap(), b);
+        assert_eq!(
+            ControlMessage::decode(&b[..13]),
+            Err(ControlError::Truncated)
+        );
+    }
+
+    #[test]
+    fn acks_when_crossing_ack_every_and_at_the_end() {
+        let size = ACK_EVERY * 2 + 20_000;
+        let offer = ControlMessage::FileOffer {
+            id: 3,
+            name: FileName::new("f").unwrap(),
+            size,
+            blake2s: [0; 32],
+        };
+        let mut t = IncomingTransfers::new(1 << 20, 1);
+        t.handle(&offer).unwrap();
+        t.accept(3).unwrap();
+        let mut acks = Vec::new();
+        let mut offset = 0u64;
+        while offset < size {
+            let n = (size - offset).min(MAX_FILE_CHUNK as u64 - 1);
+            let chunk = ControlMessage::FileChunk {
+                id: 3,
+                offset,
+                data: vec![0; n as usize],
+            };
+            assert!(matches!(
+                t.handle(&chunk),
+                Ok(Some(TransferEvent::Data { .. }))
+            ));
+            offset += n;
+            if let Some(a) = t.written(3, n) {
+                acks.push(a);
+            }
+        }
+        let received: Vec<u64> = acks
+            .iter()
+            .map(|a| match a {
+                ControlMessage::FileAck { id: 3, received } => *received,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // One ack past each multiple of ACK_EVERY, one at the end.
+        assert_eq!(received.len(), 3, "{received:?}");
+        assert!(received[0] >= ACK_EVERY && received[0] < ACK_EVERY + MAX_FILE_CHUNK as u64);
+        assert!(received[1] >= 2 * ACK_EVERY);
+        assert_eq!(received[2], size);
+        // Nothing more, nothing for unknown ids, never beyond what was received.
+        assert_eq!(t.written(3, 10), None);
+        assert_eq!(t.written(99, ACK_EVERY), None);
+        let mut u = IncomingTransfers::new(1 << 20, 1);
+        u.handle(&offer).unwrap();
+        u.accept(3).unwrap();
+        assert_eq!(u.written(3, ACK_EVERY * 10), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! drives the incoming file-transfer tracker.
 #![no_main]
 use crypto::ControlMessage;
-use crypto::control::IncomingTransfers;
+use crypto::control::{IncomingTransfers, TransferEvent};
 use libfuzzer_sys::fuzz_target;
 use remoto_fuzz::Input;
 
@@ -34,7 +34,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 continue;
             }
-            let _ = transfers.handle(&m);
+            // Written data may be acknowledged (flow control): a valid message.
+            if let Ok(Some(TransferEvent::Data { id, data })) = transfers.handle(&m)
+                && let Some(ack) = transfers.written(id, data.len() as u64)
+            {
+                ack.to_bytes().expect("an ack encodes");
+            }
         }
     }
 });

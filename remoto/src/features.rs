@@ -423,7 +423,8 @@ impl<'a> Features<'a> {
             }
             ControlMessage::FileAccept { .. }
             | ControlMessage::FileRefuse { .. }
-            | ControlMessage::FileCancel { .. } => {
+            | ControlMessage::FileCancel { .. }
+            | ControlMessage::FileAck { .. } => {
                 if let Some(ev) = self.outgoing.handle(&msg) {
                     self.outgoing_event(ev);
                     return;
@@ -440,7 +441,7 @@ impl<'a> Features<'a> {
 
     fn outgoing_event(&mut self, ev: OutgoingEvent) {
         match ev {
-            OutgoingEvent::Accepted(id, file, cancel) => {
+            OutgoingEvent::Accepted(id, file, cancel, acks) => {
                 let Some(ctl) = self.ctl.clone() else { return };
                 let tx = self.internal_tx.clone();
                 let size = file.size;
@@ -459,7 +460,7 @@ impl<'a> Features<'a> {
                             let _ = tx.send(Internal::Progress { id, done, size });
                         }
                     };
-                    let r = transfer::send_file(&ctl, id, &file, &cancel, &progress).await;
+                    let r = transfer::send_file(&ctl, id, &file, &cancel, acks, &progress).await;
                     let _ = tx.send(Internal::Sent {
                         id,
                         result: r.map_err(|e| e.to_string()),
@@ -511,9 +512,16 @@ impl<'a> Features<'a> {
                     return;
                 }
                 r.done += data.len() as u64;
-                if r.reported.elapsed() >= PROGRESS_EVERY {
+                let report = r.reported.elapsed() >= PROGRESS_EVERY;
+                if report {
                     r.reported = Instant::now();
-                    let (done, size) = (r.done, r.size);
+                }
+                let (done, size) = (r.done, r.size);
+                // Flow control: the sender waits for these acks.
+                if let Some(ack) = self.incoming.written(id, data.len() as u64) {
+                    self.send(ack).await;
+                }
+                if report {
                     self.emit(AppEvent::FileProgress {
                         id,
                         incoming: true,

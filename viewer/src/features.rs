@@ -358,7 +358,8 @@ impl Extras {
             }
             ControlMessage::FileAccept { .. }
             | ControlMessage::FileRefuse { .. }
-            | ControlMessage::FileCancel { .. } => {
+            | ControlMessage::FileCancel { .. }
+            | ControlMessage::FileAck { .. } => {
                 if let Some(ev) = self.outgoing.handle(msg) {
                     self.outgoing_event(ev, out);
                     return true;
@@ -407,7 +408,7 @@ impl Extras {
 
     fn outgoing_event(&mut self, ev: OutgoingEvent, out: &mut Vec<Effect>) {
         match ev {
-            OutgoingEvent::Accepted(id, file, cancel) => {
+            OutgoingEvent::Accepted(id, file, cancel, acks) => {
                 let Some(ctl) = self.ctl.clone() else { return };
                 let tx = self.internal_tx.clone();
                 let size = file.size;
@@ -427,7 +428,7 @@ impl Extras {
                             let _ = tx.send(Internal::Progress { id, done, size });
                         }
                     };
-                    let r = transfer::send_file(&ctl, id, &file, &cancel, &progress).await;
+                    let r = transfer::send_file(&ctl, id, &file, &cancel, acks, &progress).await;
                     let _ = tx.send(Internal::Sent {
                         id,
                         result: r.map_err(|e| e.to_string()),
@@ -472,6 +473,10 @@ impl Extras {
                     return;
                 }
                 r.done += data.len() as u64;
+                // Flow control: the sender waits for these acks.
+                if let Some(ack) = self.incoming.written(id, data.len() as u64) {
+                    out.push(Effect::Send(ack));
+                }
                 if r.reported.elapsed() >= PROGRESS_EVERY {
                     r.reported = Instant::now();
                     out.push(Effect::Emit(Event::FileProgress {
