@@ -2,7 +2,7 @@
 //! and screenshots read back as [`Image`]s.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -261,12 +261,41 @@ impl XServer {
         geometry: &str,
         text: &str,
     ) -> ChildGuard {
-        require_tool("xterm", "xterm");
         // Hide the text cursor (ESC [?25l) so that the window is static.
         let script = format!(
             "printf '\\033[?25l%s' '{}'; exec sleep 3600",
             text.replace('\'', "")
         );
+        self.xterm_running(artifacts, name, geometry, &script)
+    }
+
+    /// Starts a 20×2 xterm named "typed" at (10, 10) that writes what is
+    /// typed into it to the returned file (no echo, no cursor: the screen
+    /// stays still), and waits until it runs. Killed when the guard drops.
+    pub fn typing_xterm(&self, artifacts: &Artifacts) -> (ChildGuard, PathBuf) {
+        let typed = artifacts.path("typed.txt");
+        let script = format!(
+            "stty -echo; printf '\\033[?25l'; exec cat > '{}'",
+            typed.display()
+        );
+        let guard = self.xterm_running(artifacts, "typed", "20x2+10+10", &script);
+        // `cat` runs (the cursor is hidden) once the file exists.
+        wait::wait_for("the typing xterm's shell", TIMEOUT, || {
+            typed.exists().then_some(())
+        });
+        (guard, typed)
+    }
+
+    /// Starts an xterm titled `name` running `sh -c script` and waits for
+    /// its window.
+    fn xterm_running(
+        &self,
+        artifacts: &Artifacts,
+        name: &str,
+        geometry: &str,
+        script: &str,
+    ) -> ChildGuard {
+        require_tool("xterm", "xterm");
         let mut cmd = self.command("xterm");
         cmd.args([
             "-geometry",
@@ -285,11 +314,36 @@ impl XServer {
             "-e",
             "sh",
             "-c",
-            &script,
+            script,
         ]);
         let guard = ChildGuard::spawn_logged(name, &mut cmd, artifacts.dir());
         self.wait_window(name);
         guard
+    }
+
+    /// Starts `trayer` as the desktop's system tray (top right, 24 px high)
+    /// and waits until its window (named "panel", the owner of the tray
+    /// selection once shown) is visible; returns the guard and its id.
+    pub fn tray_host(&self, artifacts: &Artifacts) -> (ChildGuard, u64) {
+        let trayer = require_tool("trayer", "trayer");
+        let mut cmd = self.command(trayer);
+        cmd.args([
+            "--edge",
+            "top",
+            "--align",
+            "right",
+            "--widthtype",
+            "request",
+            "--height",
+            "24",
+            "--SetDockType",
+            "false",
+            "--SetPartialStrut",
+            "false",
+        ]);
+        let guard = ChildGuard::spawn_logged("trayer", &mut cmd, artifacts.dir());
+        let id = self.wait_window("^panel$");
+        (guard, id)
     }
 
     /// Waits until a visible window whose name matches `name` exists and

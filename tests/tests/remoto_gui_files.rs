@@ -11,6 +11,9 @@
 //!   opens the folder chooser at Downloads; `~/Desktop` and Enter, then
 //!   "Save here": the file lands in Desktop with equal bytes. Sent again
 //!   with other bytes, the same choice asks "Replace?"; Replace overwrites.
+//! - Chat: the technician's long line wraps in the panel's chat box
+//!   (`panel-chat.png`); the customer's line typed in the panel reaches the
+//!   viewer.
 //! - Close, then the receipt's "Save log" chooser: "Save here" writes the
 //!   log into Documents, and `viewer log verify` accepts it.
 //!
@@ -98,6 +101,31 @@ fn start_gui(art: &Artifacts, x: &XServer, bin: &Path, home: &Path) -> Remoto {
 fn bytes(len: usize, seed: u32) -> Vec<u8> {
     let mut r = tests::image::Rng::new(seed);
     (0..len).map(|_| r.next_u32() as u8).collect()
+}
+
+/// The chat box's border colour (remoto/src/ui/render.rs, `panel_extras`).
+const CHAT_BORDER: u32 = 0xD5DCE5;
+
+/// How many rows of text the panel's chat box shows: bands of rows with
+/// dark (text) pixels between the box's top and bottom borders.
+fn chat_text_rows(panel: &Image) -> Option<usize> {
+    let edges = colour_runs(panel, CHAT_BORDER, 150);
+    let (top, x0, x1) = *edges.first()?;
+    let (bottom, _, _) = *edges.last()?;
+    let mut bands = 0;
+    let mut in_band = false;
+    for y in top + 2..bottom.saturating_sub(1) {
+        let dark = (x0 + 4..x1.saturating_sub(4)).any(|x| {
+            let c = panel.get(x, y);
+            let luma = ((c >> 16 & 0xFF) * 3 + (c >> 8 & 0xFF) * 6 + (c & 0xFF)) / 10;
+            luma < 160
+        });
+        if dark && !in_band {
+            bands += 1;
+        }
+        in_band = dark;
+    }
+    Some(bands)
 }
 
 /// Moves the pointer into `win`, gives it the keyboard focus, types
@@ -197,6 +225,28 @@ fn files_both_ways_through_the_chooser() {
     let panel_name = format!("Technician {TECHNICIAN}$");
     let panel = x.wait_window(&panel_name);
     pointer_away(&x);
+
+    // Chat both ways. The technician's long line wraps in the panel's chat
+    // box (it is not cut short); the customer types in the panel + Enter.
+    let long = "Please open the printer settings and read me the driver version \
+                that is listed under Advanced, then press OK";
+    viewer.send(&format!("chat 1 {long}"));
+    type_and_enter(&x, panel, "It says 3.2.1");
+    let said = viewer.wait_event("the customer's chat line", TIMEOUT, |e| {
+        e["event"] == "chat" && e["from"] == "customer"
+    });
+    assert_eq!(said["text"], "It says 3.2.1");
+    pointer_away(&x);
+    let rows = tests::wait_for("the chat in the panel", TIMEOUT, || {
+        let img = x.try_screenshot(&panel.to_string()).ok()?;
+        let rows = chat_text_rows(&img)?;
+        (rows >= 4).then(|| {
+            img.save(&art.path("panel-chat.png"));
+            rows
+        })
+    });
+    // Three or more rows for the technician's line, one for the customer's.
+    assert!(rows <= 6, "{rows} rows of chat text");
 
     // Customer → technician: "Send file…" (the topmost primary button).
     let (_, accents) = wait_accent(&art, &x, panel, "panel.png", |r| r.len() >= 2);

@@ -12,7 +12,7 @@ mod gui_support;
 use gui_support::{
     TECHNICIAN, centre_of, click, colour, start_gui, viewer_and_remoto, window_shot, xdotool,
 };
-use tests::process::{ChildGuard, require_tool, run_ok};
+use tests::process::{require_tool, run_ok};
 use tests::{Artifacts, TIMEOUT, XServer, wait_for};
 
 const ICON_NAME: &str = "sharing with";
@@ -52,30 +52,10 @@ fn connect_by_picker(art: &Artifacts, x: &XServer) -> (u64, tests::Image) {
 
 #[test]
 fn tray_icon_docks_and_closes_the_session() {
-    let trayer = require_tool("trayer", "trayer");
     let art = Artifacts::new("remoto_tray");
     let x = XServer::xvfb(&art, 800, 600);
     x.set_root_colour(0x336699);
-    let mut host_cmd = x.command(trayer);
-    host_cmd.args([
-        "--edge",
-        "top",
-        "--align",
-        "right",
-        "--widthtype",
-        "request",
-        "--height",
-        "24",
-        "--SetDockType",
-        "false",
-        "--SetPartialStrut",
-        "false",
-    ]);
-    let _host = ChildGuard::spawn_logged("trayer", &mut host_cmd, art.dir());
-    // trayer's window is named "panel"; it owns the tray selection once shown.
-    wait_for("the tray host", TIMEOUT, || {
-        (!x.find_windows("^panel$").is_empty()).then_some(())
-    });
+    let (_host, _) = x.tray_host(&art);
     let (mut viewer, bin) = viewer_and_remoto(&art);
     let mut remoto = start_gui(&art, &x, &bin);
     connect_by_picker(&art, &x);

@@ -158,35 +158,7 @@ fn window_shows_screen_and_forwards_input() {
     require_tool("xterm", "xterm");
     let art = Artifacts::new("viewer_window_session");
     let cust = customer_display(&art, 2);
-    // An xterm that writes what is typed into a file (no echo, no cursor:
-    // the screen stays still).
-    let typed = art.path("typed.txt");
-    let script = format!(
-        "stty -echo; printf '\\033[?25l'; exec cat > '{}'",
-        typed.display()
-    );
-    let mut xterm_cmd = cust.command("xterm");
-    xterm_cmd.args([
-        "-geometry",
-        "20x2+10+10",
-        "-fa",
-        "",
-        "-fn",
-        "fixed",
-        "+sb",
-        "-bg",
-        "white",
-        "-fg",
-        "black",
-        "-title",
-        "typed",
-        "-e",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    let _xterm = tests::ChildGuard::spawn_logged("xterm", &mut xterm_cmd, art.dir());
-    cust.wait_window("typed");
+    let (_xterm, typed) = cust.typing_xterm(&art);
     let expected = cust.stable_screenshot();
 
     let tech = XServer::xvfb(&art, 640, 480);

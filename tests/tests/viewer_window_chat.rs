@@ -181,40 +181,7 @@ fn chat_and_files_in_the_session_window() {
     let art = Artifacts::new("viewer_window_chat");
     let cust = XServer::xvfb(&art, W, H);
     cust.show_picture(&art, "customer", &test_picture(W, H, 4));
-    // An xterm that writes what is typed into a file (no echo, no cursor:
-    // the screen stays still).
-    require_tool("xterm", "xterm");
-    let typed = art.path("typed.txt");
-    let script = format!(
-        "stty -echo; printf '\\033[?25l'; exec cat > '{}'",
-        typed.display()
-    );
-    let mut xterm_cmd = cust.command("xterm");
-    xterm_cmd.args([
-        "-geometry",
-        "20x2+10+10",
-        "-fa",
-        "",
-        "-fn",
-        "fixed",
-        "+sb",
-        "-bg",
-        "white",
-        "-fg",
-        "black",
-        "-title",
-        "typed",
-        "-e",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    let _xterm = tests::ChildGuard::spawn_logged("xterm", &mut xterm_cmd, art.dir());
-    cust.wait_window("typed");
-    // `cat` runs (the cursor is hidden) before the picture is taken.
-    wait_for("the xterm's shell", TIMEOUT, || {
-        typed.exists().then_some(())
-    });
+    let (_xterm, typed) = cust.typing_xterm(&art);
     let expected = cust.stable_screenshot();
     let tech = XServer::xvfb(&art, 1024, 600);
     let port = tests::net::free_port();

@@ -31,7 +31,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gui_support::{centre_of, click, colour, window_shot, xdotool};
-use tests::process::{ChildGuard, require_tool, run_ok};
+use tests::process::{require_tool, run_ok};
 use tests::remoto::{Remoto, viewer_bin};
 use tests::viewer::{TechnicianEntry, Viewer, ViewerOptions, demo_key, team_profile};
 use tests::wine;
@@ -102,7 +102,6 @@ fn wait_button(
 
 #[test]
 fn tray_icon_docks_menu_closes_no_ghost() {
-    let trayer = require_tool("trayer", "trayer");
     require_tool("xwininfo", "x11-utils");
     let art = Artifacts::new("wine_tray");
     let port = tests::net::free_port();
@@ -124,23 +123,7 @@ fn tray_icon_docks_menu_closes_no_ghost() {
     );
 
     let x = XServer::xvfb(&art, 800, 600);
-    let mut host_cmd = x.command(trayer);
-    host_cmd.args([
-        "--edge",
-        "top",
-        "--align",
-        "right",
-        "--widthtype",
-        "request",
-        "--height",
-        "24",
-        "--SetDockType",
-        "false",
-        "--SetPartialStrut",
-        "false",
-    ]);
-    let _host = ChildGuard::spawn_logged("trayer", &mut host_cmd, art.dir());
-    let panel = x.wait_window("^panel$");
+    let (_host, panel) = x.tray_host(&art);
     let key = demo_key(&art);
     let mut viewer = Viewer::start(&art, "viewer", &ViewerOptions::loopback(port, &key));
 

@@ -5,13 +5,13 @@
 //! factor; the same code computes a screen's size (dry run, no buffer) and
 //! draws it, so the two can never disagree.
 
-use super::EndReason;
 use super::chooser::{CHOOSER_ROWS, ChooserMode, ChooserModel};
 use super::draw::{Canvas, Fonts, Rect, Style};
 use super::model::{
     ButtonId, PanelModel, PickerModel, PickerStatus, ReceiptModel, Screen, Target, UiModel,
 };
 use super::strings::{Strings, format_elapsed, format_sas};
+use super::{ChatLine, EndReason};
 
 /// Colours (0x00RRGGBB).
 pub mod color {
@@ -956,20 +956,15 @@ fn panel_extras(p: &mut Painter<'_, '_, '_>, m: &PanelModel, mut y: f32) -> f32 
     const SHOWN: usize = 6;
     let box_h = SHOWN as f32 * 17.0 + 10.0;
     p.boxed(margin, y, inner, box_h, 6.0, 0x00D5_DCE5, WHITE);
-    let start = m.chat.len().saturating_sub(SHOWN);
-    let mut ly = y + 18.0;
-    for l in &m.chat[start..] {
+    let rows = chat_rows(&m.chat, SHOWN, &|l| {
         let time = l.time.get(..5).unwrap_or(&l.time);
         let line = format!("{time} {}: {}", s.chat_from(l.from_technician), l.text);
-        let colour = if l.from_technician { TEXT } else { MUTED };
-        p.text_fit(
-            margin + 8.0,
-            ly,
-            inner - 16.0,
-            &line,
-            Style::regular(12.0),
-            colour,
-        );
+        p.wrap(&line, Style::regular(12.0), inner - 16.0)
+    });
+    let mut ly = y + 18.0;
+    for (row, from_technician) in rows {
+        let colour = if from_technician { TEXT } else { MUTED };
+        p.text(margin + 8.0, ly, &row, Style::regular(12.0), colour);
         ly += 17.0;
     }
     y += box_h + 8.0;
@@ -1434,6 +1429,24 @@ fn chooser(
     y + 38.0 + 16.0
 }
 
+/// The last `shown` rows of the chat box: the newest messages, each wrapped
+/// by `wrap` into rows, with whether the technician wrote it (its colour).
+fn chat_rows(
+    chat: &[ChatLine],
+    shown: usize,
+    wrap: &dyn Fn(&ChatLine) -> Vec<String>,
+) -> Vec<(String, bool)> {
+    let mut rows: Vec<(String, bool)> = Vec::new();
+    for l in chat.iter().rev() {
+        if rows.len() >= shown {
+            break;
+        }
+        let wrapped = wrap(l).into_iter().map(|w| (w, l.from_technician));
+        rows.splice(0..0, wrapped);
+    }
+    rows.split_off(rows.len().saturating_sub(shown))
+}
+
 /// Renders `model` at scale 1 into a new buffer; for tests and snapshots.
 pub fn render_to_vec(
     renderer: &mut Renderer,
@@ -1444,4 +1457,41 @@ pub fn render_to_vec(
     let mut buf = vec![0u32; w as usize * h as usize];
     let hits = renderer.render(model, scale, &mut buf, w, h);
     (buf, w, h, hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(from_technician: bool, text: &str) -> ChatLine {
+        ChatLine {
+            from_technician,
+            time: "10:00:00".into(),
+            text: text.into(),
+        }
+    }
+
+    /// Splits on spaces: one word per row.
+    fn words(l: &ChatLine) -> Vec<String> {
+        l.text.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn chat_rows_wrap_and_keep_the_newest() {
+        let chat = [
+            line(true, "old message"),
+            line(false, "a b c"),
+            line(true, "x y"),
+        ];
+        let rows = chat_rows(&chat, 4, &words);
+        let text: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
+        // The newest message whole, the one before it cut at the top.
+        assert_eq!(text, ["b", "c", "x", "y"]);
+        assert_eq!(
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            [false, false, true, true]
+        );
+        assert_eq!(chat_rows(&chat, 20, &words).len(), 7);
+        assert!(chat_rows(&[], 6, &words).is_empty());
+    }
 }

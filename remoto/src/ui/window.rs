@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use winit::application::ApplicationHandler;
 use winit::dpi::{LogicalSize, PhysicalPosition, PhysicalSize};
-use winit::event::{ElementState, MouseButton, MouseScrollDelta, StartCause, WindowEvent};
+use winit::event::{
+    ElementState, KeyEvent, MouseButton, MouseScrollDelta, StartCause, WindowEvent,
+};
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop, EventLoopProxy};
 use winit::keyboard::{Key as WKey, NamedKey};
 use winit::window::{Window, WindowButtons, WindowId, WindowLevel};
@@ -283,8 +285,10 @@ impl<F: FnMut(UiAction)> App<F> {
     }
 }
 
-fn map_key(key: &WKey) -> Option<Key> {
-    Some(match key {
+/// The UI keys of one key press: a named key, or the characters it typed
+/// (the text winit composed, so space, dead keys and layouts work).
+fn map_key(event: &KeyEvent) -> Vec<Key> {
+    let named = match &event.logical_key {
         WKey::Named(NamedKey::ArrowUp) => Key::Up,
         WKey::Named(NamedKey::ArrowDown) => Key::Down,
         WKey::Named(NamedKey::PageUp) => Key::PageUp,
@@ -294,15 +298,18 @@ fn map_key(key: &WKey) -> Option<Key> {
         WKey::Named(NamedKey::Enter) => Key::Enter,
         WKey::Named(NamedKey::Escape) => Key::Escape,
         WKey::Named(NamedKey::Backspace) => Key::Backspace,
-        WKey::Character(s) => {
-            let mut chars = s.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => Key::Char(c),
-                _ => return None,
-            }
+        _ => {
+            return event
+                .text
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_control())
+                .map(Key::Char)
+                .collect();
         }
-        _ => return None,
-    })
+    };
+    vec![named]
 }
 
 impl<F: FnMut(UiAction)> ApplicationHandler<SessionUpdate> for App<F> {
@@ -339,7 +346,7 @@ impl<F: FnMut(UiAction)> ApplicationHandler<SessionUpdate> for App<F> {
                 }
             }
             WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
-                if let Some(k) = map_key(&event.logical_key) {
+                for k in map_key(&event) {
                     self.input(el, UiInput::Key(k));
                 }
             }
