@@ -30,5 +30,7 @@ pub use tokio_io::{
     ChannelConfig, ChannelError, ConnectError, ControlReceiver, ControlSender, InitiatorConfig,
     ResponderConfig, RfbStream, SecureChannel, SessionInfo, accept_responder, connect_initiator,
 };
-pub use transport::{Channel, Incoming, Transport, TransportError};
+pub use transport::{
+    Channel, Incoming, Transport, TransportError, TransportReceiver, TransportSender,
+};
 pub use wire::{Mode, PREAMBLE_LEN, preamble};

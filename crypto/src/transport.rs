@@ -299,6 +299,37 @@ impl TransportReceiver {
     }
 }
 
+/// FUZZING ONLY (cargo feature `fuzzing`, never enabled by the product's
+/// crates): copies of one established direction starting again at nonce 0,
+/// so a fuzz target does the handshake once per process instead of once per
+/// input. Restarting a nonce reuses it, which breaks the cipher.
+#[cfg(feature = "fuzzing")]
+impl TransportSender {
+    /// A sender on the same keys, at nonce 0.
+    pub fn rewound(&self) -> Self {
+        TransportSender {
+            state: self.state.clone(),
+            nonce: 0,
+            scratch: Vec::with_capacity(MAX_FRAME),
+        }
+    }
+}
+
+/// FUZZING ONLY: see [`TransportSender::rewound`].
+#[cfg(feature = "fuzzing")]
+impl TransportReceiver {
+    /// A receiver on the same keys, at nonce 0, with nothing buffered.
+    pub fn rewound(&self) -> Self {
+        TransportReceiver {
+            state: self.state.clone(),
+            nonce: 0,
+            deframer: Deframer::default(),
+            scratch: vec![0u8; MAX_FRAME],
+            poisoned: false,
+        }
+    }
+}
+
 /// How many RFB frames may go in a row while control messages wait.
 pub const RFB_BURST: u32 = 4;
 

@@ -5,10 +5,17 @@
 use crypto::{CustomerHello, Decision, Initiator, KeyPair, PrivateKey, Responder, TechnicianHello};
 use libfuzzer_sys::fuzz_target;
 use remoto_fuzz::Input;
+use std::sync::OnceLock;
+
+/// The technician's key pair, made once per process.
+fn technician() -> &'static KeyPair {
+    static TECHNICIAN: OnceLock<KeyPair> = OnceLock::new();
+    TECHNICIAN.get_or_init(|| KeyPair::from_private(PrivateKey::from_bytes([9; 32])))
+}
 
 fuzz_target!(|data: &[u8]| {
     let mut inp = Input::new(data);
-    let technician = KeyPair::from_private(PrivateKey::from_bytes([9; 32]));
+    let technician = technician();
     let mode = inp.u8();
     let chunk = usize::from(inp.u8()).max(1);
     let hello = CustomerHello::new("fuzz", "linux");
@@ -17,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut stream = Vec::new();
     if mode & 1 != 0 {
-        let mut r = Responder::new(&technician);
+        let mut r = Responder::new(technician);
         r.receive(&msg1, None)
             .expect("msg1")
             .expect("complete msg1");

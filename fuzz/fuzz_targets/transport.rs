@@ -1,29 +1,43 @@
 //! Noise transport framing after a real handshake: authenticated frames with
 //! arbitrary plaintexts (unknown channel tags, malformed control messages,
 //! empty and maximum-size payloads), raw garbage, truncation, and replays.
-//! Checks that a replayed frame is never accepted twice.
+//! Checks that a replayed frame is never accepted twice. The handshake is
+//! done once per process (crypto's `fuzzing` feature rewinds the nonces).
 #![no_main]
 use crypto::{
     CustomerHello, Decision, Incoming, Initiator, KeyPair, PrivateKey, Responder, TechnicianHello,
+    TransportReceiver, TransportSender,
 };
+use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use remoto_fuzz::Input;
 
+/// One real handshake per process: the customer's sender and the
+/// technician's receiver, rewound to nonce 0 for every input.
+fn established() -> &'static (TransportSender, TransportReceiver) {
+    static PAIR: OnceLock<(TransportSender, TransportReceiver)> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        let technician = KeyPair::from_private(PrivateKey::from_bytes([5; 32]));
+        let hello = CustomerHello::new("fuzz", "linux");
+        let (mut init, msg1) = Initiator::start(&technician.public, &hello, None).expect("start");
+        let mut resp = Responder::new(&technician);
+        resp.receive(&msg1, None)
+            .expect("msg1")
+            .expect("whole msg1");
+        let (msg2, tech) = resp
+            .reply(&TechnicianHello::new("fuzz", Decision::Accepted))
+            .expect("reply");
+        let (cust, _) = init.receive(&msg2).expect("msg2").expect("whole msg2");
+        (cust.transport.sender, tech.transport.receiver)
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut inp = Input::new(data);
-    let technician = KeyPair::from_private(PrivateKey::from_bytes([5; 32]));
-    let hello = CustomerHello::new("fuzz", "linux");
-    let (mut init, msg1) = Initiator::start(&technician.public, &hello, None).expect("start");
-    let mut resp = Responder::new(&technician);
-    resp.receive(&msg1, None)
-        .expect("msg1")
-        .expect("whole msg1");
-    let (msg2, mut tech) = resp
-        .reply(&TechnicianHello::new("fuzz", Decision::Accepted))
-        .expect("reply");
-    let (mut cust, _) = init.receive(&msg2).expect("msg2").expect("whole msg2");
-    let sender = &mut cust.transport.sender;
-    let receiver = &mut tech.transport.receiver;
+    let (s, r) = established();
+    let (mut sender, mut receiver) = (s.rewound(), r.rewound());
+    let sender = &mut sender;
+    let receiver = &mut receiver;
     let mut sent: Vec<Vec<u8>> = Vec::new();
     let mut accepted = 0u64;
     let mut steps = 0;
