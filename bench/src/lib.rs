@@ -9,6 +9,7 @@
 pub mod client;
 pub mod report;
 pub mod run;
+pub mod viewer_load;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,12 @@ pub fn workspace_root() -> PathBuf {
 /// Builds `remoto` with the same target directory and profile as this
 /// executable (`<target>/<profile>/bench`) and returns its path.
 pub fn build_remoto() -> Result<PathBuf, String> {
+    build_bin("remoto")
+}
+
+/// Builds `package`'s binary of the same name with the same target
+/// directory and profile as this executable and returns its path.
+pub fn build_bin(package: &str) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let profile_dir = exe
         .parent()
@@ -42,7 +49,7 @@ pub fn build_remoto() -> Result<PathBuf, String> {
     cmd.current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", target)
         .env_remove("REMOTO_PROFILE")
-        .args(["build", "-p", "remoto"]);
+        .args(["build", "-p", package]);
     match profile {
         "debug" => {}
         "release" => {
@@ -54,14 +61,14 @@ pub fn build_remoto() -> Result<PathBuf, String> {
     }
     let out = cmd
         .output()
-        .map_err(|e| format!("cannot run cargo to build remoto: {e}"))?;
+        .map_err(|e| format!("cannot run cargo to build {package}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "`cargo build -p remoto` failed:\n{}",
+            "`cargo build -p {package}` failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let bin = profile_dir.join("remoto");
+    let bin = profile_dir.join(package);
     if !bin.is_file() {
         return Err(format!("{} missing after cargo build", bin.display()));
     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use bench::report::Report;
 use bench::run::{self, Contestant, Env, Spec};
+use bench::viewer_load;
 use bench::workload::Workload;
 use clap::Parser;
 
@@ -42,6 +43,11 @@ struct Cli {
     /// Use this Remoto binary instead of building one.
     #[arg(long)]
     remoto: Option<PathBuf>,
+    /// Instead of the server comparison: the viewer's CPU and memory with
+    /// this many concurrent customer sessions (e.g. `1,5,20`), written to
+    /// `viewer-load.{json,md}`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=64))]
+    viewer_sessions: Vec<u16>,
 }
 
 fn parse_size(s: &str) -> Option<(u16, u16)> {
@@ -49,6 +55,56 @@ fn parse_size(s: &str) -> Option<(u16, u16)> {
     let (w, h) = (w.parse().ok()?, h.parse().ok()?);
     (800..=4096).contains(&w).then_some(())?;
     (600..=4096).contains(&h).then_some((w, h))
+}
+
+/// `--viewer-sessions`: the viewer under 1…N concurrent customers.
+fn viewer_load(cli: &Cli, remoto: PathBuf, seconds: f64) -> ExitCode {
+    let viewer = match bench::build_bin("viewer") {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let bins = viewer_load::Binaries { viewer, remoto };
+    let art = tests::Artifacts::new("bench-viewer-load");
+    let ticks = run::clock_ticks();
+    let (date, machine, load) = (bench::now_utc(), bench::machine(), bench::load_average());
+    let mut runs = Vec::new();
+    for &n in &cli.viewer_sessions {
+        let f = viewer_load::run(&bins, &art, usize::from(n), seconds, ticks);
+        eprintln!(
+            "{n:>3} sessions: {}",
+            match &f.error {
+                Some(e) => format!("FAILED: {e}"),
+                None => format!(
+                    "viewer {:.1}% CPU, {:.1} MiB; remotos {:.1}% CPU",
+                    f.viewer_cpu_pct, f.viewer_rss_mib, f.remotos_cpu_pct
+                ),
+            }
+        );
+        runs.push(f);
+    }
+    let md = viewer_load::markdown(&runs, &date, &machine, &load);
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| bench::workspace_root().join("bench/results"));
+    let json = serde_json::to_string_pretty(&runs).unwrap_or_default();
+    let (jp, mp) = (out.join("viewer-load.json"), out.join("viewer-load.md"));
+    if let Err(e) = std::fs::create_dir_all(&out)
+        .and_then(|()| std::fs::write(&jp, json))
+        .and_then(|()| std::fs::write(&mp, &md))
+    {
+        eprintln!("bench: cannot write results in {}: {e}", out.display());
+        return ExitCode::from(1);
+    }
+    println!("{md}");
+    println!("wrote {} and {}", jp.display(), mp.display());
+    if runs.iter().any(|r| r.error.is_some()) {
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -125,6 +181,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !cli.viewer_sessions.is_empty() {
+        let seconds = cli.seconds.unwrap_or(if cli.quick { 5.0 } else { 10.0 });
+        return viewer_load(&cli, remoto, seconds);
+    }
     let artifacts = tests::Artifacts::new(&format!("bench-{mode}"));
     let env = match Env::new(&remoto, artifacts) {
         Ok(e) => e,
