@@ -21,6 +21,7 @@ pub mod viewer;
 pub mod wait;
 pub mod wine;
 pub mod x11;
+pub mod xdnd;
 
 pub use artifacts::Artifacts;
 pub use image::{Image, assert_same, test_picture};

@@ -22,6 +22,13 @@
 //! - both chat lines and the files land in the viewer's session log
 //!   (`viewer log show`), which verifies.
 //!
+//! `dropped_file_is_offered_to_the_customer`: a file dropped on the session
+//! window (a real XDND version 5 drag from [`tests::xdnd`], with the pane
+//! closed) is offered to the customer under its own name (a space, a `#`
+//! and a non-ASCII letter, percent-encoded in the URI); accepted on the
+//! console, the customer gets the same bytes and the viewer logs the
+//! transfer done.
+//!
 //! `clear_session_pane_says_why`: a clear (unencrypted) session's pane
 //! says that chat and files need an encrypted technician, and no field of
 //! the pane takes the keyboard on opening (keys still go to the customer).
@@ -425,6 +432,101 @@ fn chat_and_files_in_the_session_window() {
     ] {
         assert!(report.contains(&want), "{want:?} missing in:\n{report}");
     }
+}
+
+#[test]
+fn dropped_file_is_offered_to_the_customer() {
+    let art = Artifacts::new("viewer_window_chat_drop");
+    let cust = XServer::xvfb(&art, W, H);
+    cust.show_picture(&art, "customer", &test_picture(W, H, 6));
+    let expected = cust.stable_screenshot();
+    let tech = XServer::xvfb(&art, 1024, 600);
+    let port = tests::net::free_port();
+    let bin = packed_remoto(&art, port, &[]);
+    let key = demo_key(&art);
+    let logs = art.path("viewer-logs");
+    let mut viewer = window_viewer(&art, &tech, port, &key, &logs);
+    let mut remoto = Remoto::spawn("remoto", &mut connect(&bin, &cust.display(), &[]), &art);
+    remoto.wait_line("sharing … encrypted", TIMEOUT, |l| {
+        l.starts_with("sharing the screen (encrypted)")
+    });
+    let win = tech.wait_window("SAS");
+    let win_text = win.to_string();
+    let shot = wait_shot(
+        &art,
+        &tech,
+        &win_text,
+        "the desktop",
+        "viewer.drop-start.png",
+        |s| s.width >= W && s.height >= H && s.crop(0, 0, W, H) == expected,
+    );
+    assert!(
+        shot.width < W + PANE_WIDTH,
+        "the pane is open from the start"
+    );
+
+    // A file with a name that needs percent-encoding in the URI.
+    let outbox = art.path("drop-outbox");
+    std::fs::create_dir_all(&outbox).expect("outbox");
+    let name = "rapporto già #9.bin";
+    let content = pseudo_random(300_000, 56);
+    let src = outbox.join(name);
+    std::fs::write(&src, &content).expect("write the file to drop");
+    assert!(
+        !remoto.stdout_text().contains("file offer "),
+        "a file was offered before the drop"
+    );
+
+    // Drop it in the middle of the remote desktop.
+    let target = u32::try_from(win).expect("an X window id fits 32 bits");
+    tests::xdnd::drop_file(
+        &tech.display(),
+        target,
+        (W / 2) as i16,
+        (H / 2) as i16,
+        &src,
+    )
+    .unwrap_or_else(|e| panic!("the drop on the session window: {e}"));
+
+    let want = format!(": {name} (300000 bytes)");
+    let line = remoto.wait_line("the dropped file's offer", TIMEOUT, |l| {
+        l.starts_with("file offer ") && l.contains(&want)
+    });
+    let id: u32 = line
+        .trim_start_matches("file offer ")
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {line:?}"));
+    let inbox = art.path("drop-inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let dest = inbox.join("dropped.bin");
+    remoto.send(&format!("accept-file {id} {}", dest.display()));
+    let done = remoto.wait_line("the dropped file finished", TIMEOUT, |l| {
+        l.starts_with(&format!("file {id} from technician "))
+    });
+    assert!(done.contains(&format!("{name}: done")), "{done}");
+    assert_eq!(std::fs::read(&dest).expect("received file"), content);
+    wait_for("the viewer's file event", TIMEOUT, || {
+        viewer.guard().assert_running();
+        viewer
+            .stderr_text()
+            .contains(&format!("file {id} to_customer \"{name}\": done"))
+            .then_some(())
+    });
+    let offers = remoto.stdout_text().matches("file offer ").count();
+    assert_eq!(offers, 1, "one drop, one offer");
+
+    remoto.send("close");
+    let status = remoto.wait_exit(TIMEOUT).expect("remoto exits after close");
+    assert!(status.success(), "remoto exit: {status:?}");
+    wait_for("the session to end", TIMEOUT, || {
+        viewer
+            .stderr_text()
+            .contains("session 1: ended")
+            .then_some(())
+    });
+    viewer.guard().assert_running();
 }
 
 #[test]
