@@ -209,6 +209,10 @@ fn read_tpixel_value(codec: &PixelCodec, b: &[u8]) -> u32 {
 
 /// Applies the gradient filter to `pixels` (w wide), appending TPIXEL residuals.
 fn gradient_encode(codec: &PixelCodec, pixels: &[Native], w: usize, out: &mut Vec<u8>) {
+    if codec.format().has_compact_pixels() {
+        gradient_encode_compact(pixels, w, out);
+        return;
+    }
     let ch = channels(codec.format());
     let mut prev: Vec<[u32; 3]> = vec![[0; 3]; w];
     let mut cur: Vec<[u32; 3]> = vec![[0; 3]; w];
@@ -229,6 +233,37 @@ fn gradient_encode(codec: &PixelCodec, pixels: &[Native], w: usize, out: &mut Ve
             write_tpixel_value(codec, v, out);
         }
         std::mem::swap(&mut prev, &mut cur);
+    }
+}
+
+/// [`gradient_encode`] for compact (8 bits a channel, 3-byte TPIXEL)
+/// formats, the common case: the channels are the native pixel's bytes, so
+/// no wire conversion is needed. Same output as the general code.
+fn gradient_encode_compact(pixels: &[Native], w: usize, out: &mut Vec<u8>) {
+    let w = w.max(1);
+    out.reserve(pixels.len() * 3);
+    let channel = |v: Native, shift: u32| ((v >> shift) & 0xff) as i32;
+    for (y, row) in pixels.chunks(w).enumerate() {
+        let up_row = if y > 0 {
+            &pixels[(y - 1) * w..y * w]
+        } else {
+            &[][..]
+        };
+        for (x, &p) in row.iter().enumerate() {
+            let up = up_row.get(x).copied().unwrap_or(0);
+            let (left, up_left) = if x > 0 {
+                (row[x - 1], up_row.get(x - 1).copied().unwrap_or(0))
+            } else {
+                (0, 0)
+            };
+            let residual = |shift: u32| {
+                let pred = (channel(left, shift) + channel(up, shift) - channel(up_left, shift))
+                    .clamp(0, 255);
+                // Modulo 256, as the decoder adds it back.
+                (channel(p, shift) - pred) as u8
+            };
+            out.extend_from_slice(&[residual(16), residual(8), residual(0)]);
+        }
     }
 }
 
@@ -817,6 +852,49 @@ mod tests {
         }
         let mut r = Reader::new(&[0xff, 0xff, 0x80, 0x01]);
         assert!(matches!(read_compact_len(&mut r), Err(ParseError::Bad(_))));
+    }
+
+    #[test]
+    fn compact_gradient_matches_the_general_filter() {
+        // The general code, forced: the same format seen as non-compact
+        // gives the same channel values, so compare the residual bytes.
+        let (w, h) = (37usize, 11usize);
+        let mut x = 0x1234_5678u32;
+        let pixels: Vec<Native> = (0..w * h)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                // Smooth ramps plus noise: residuals of both signs.
+                ((i as u32 * 3) & 0xff) << 16 | (x & 0x1f) << 8 | ((i / w) as u32 * 20 & 0xff)
+            })
+            .collect();
+        let codec = PixelCodec::new(PixelFormat::RGB888).expect("rgb888");
+        assert!(codec.format().has_compact_pixels());
+        let mut fast = Vec::new();
+        gradient_encode(&codec, &pixels, w, &mut fast);
+        // The general loop, written out for the compact byte order.
+        let ch = channels(codec.format());
+        let mut slow = Vec::new();
+        let mut prev: Vec<[u32; 3]> = vec![[0; 3]; w];
+        let mut cur: Vec<[u32; 3]> = vec![[0; 3]; w];
+        for row in pixels.chunks(w) {
+            for (x, &p) in row.iter().enumerate() {
+                let c = split_value(codec.to_wire_value(p), &ch);
+                cur[x] = c;
+                for i in 0..3 {
+                    let (left, up_left) = if x > 0 {
+                        (cur[x - 1][i], prev[x - 1][i])
+                    } else {
+                        (0, 0)
+                    };
+                    let pred = predict(left, prev[x][i], up_left, ch[i].1);
+                    slow.push((c[i].wrapping_sub(pred) & 0xff) as u8);
+                }
+            }
+            std::mem::swap(&mut prev, &mut cur);
+        }
+        assert_eq!(fast, slow);
     }
 
     #[test]
