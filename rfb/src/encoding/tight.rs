@@ -866,7 +866,7 @@ mod tests {
                 x ^= x >> 17;
                 x ^= x << 5;
                 // Smooth ramps plus noise: residuals of both signs.
-                ((i as u32 * 3) & 0xff) << 16 | (x & 0x1f) << 8 | ((i / w) as u32 * 20 & 0xff)
+                (((i as u32 * 3) & 0xff) << 16) | ((x & 0x1f) << 8) | (((i / w) as u32 * 20) & 0xff)
             })
             .collect();
         let codec = PixelCodec::new(PixelFormat::RGB888).expect("rgb888");
