@@ -352,5 +352,10 @@ fn summary_info(s: &crate::customer_log::Summary) -> ui::SummaryInfo {
                 )
             })
             .collect(),
+        saved_files: s
+            .files
+            .iter()
+            .filter(|f| f.to_customer && f.outcome.starts_with("done"))
+            .count(),
     }
 }

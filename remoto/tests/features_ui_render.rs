@@ -182,6 +182,7 @@ fn summary_screen() {
                         .into(),
                     "↑ errore.png (180.3 KB): done".into(),
                 ],
+                saved_files: 1,
             }),
             600_000,
         );

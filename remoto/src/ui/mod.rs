@@ -225,6 +225,8 @@ pub struct SummaryInfo {
     pub chats: usize,
     /// One line per file (`name (size): outcome`).
     pub files: Vec<String>,
+    /// Files from the technician the customer saved.
+    pub saved_files: usize,
 }
 
 /// Why a session ended (shown on the receipt).

@@ -1004,6 +1004,7 @@ mod tests {
             control_secs: Some(65),
             chats: 2,
             files: vec!["a.txt (3 B): done".into()],
+            saved_files: 0,
         };
         m.update(SessionUpdate::Summary(summary.clone()), 40);
         m.update(

@@ -1061,11 +1061,8 @@ fn receipt(p: &mut Painter<'_, '_, '_>, m: &ReceiptModel) -> f32 {
 
     // The promise.
     let style = Style::regular(13.0);
-    let statement = if m.saved {
-        s.closed_statement_saved
-    } else {
-        s.closed_statement
-    };
+    let files_saved = m.summary.as_ref().is_some_and(|x| x.saved_files > 0);
+    let statement = closed_statement(s, files_saved, m.saved);
     let lines = p.wrap(statement, style, inner - 56.0);
     let box_h = (lines.len() as f32 * 19.0 + 24.0).max(52.0);
     p.boxed(margin, y, inner, box_h, 8.0, GREEN_BORDER, GREEN_BG);
@@ -1429,6 +1426,17 @@ fn chooser(
     y + 38.0 + 16.0
 }
 
+/// The receipt's final promise: what Remoto wrote is only what the
+/// customer chose to save (files the technician sent, the log).
+fn closed_statement(s: &Strings, files_saved: bool, log_saved: bool) -> &'static str {
+    match (files_saved, log_saved) {
+        (false, false) => s.closed_statement,
+        (false, true) => s.closed_statement_saved,
+        (true, false) => s.closed_statement_files,
+        (true, true) => s.closed_statement_files_saved,
+    }
+}
+
 /// The last `shown` rows of the chat box: the newest messages, each wrapped
 /// by `wrap` into rows, with whether the technician wrote it (its colour).
 fn chat_rows(
@@ -1474,6 +1482,16 @@ mod tests {
     /// Splits on spaces: one word per row.
     fn words(l: &ChatLine) -> Vec<String> {
         l.text.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_closing_promise_names_what_was_written() {
+        let s = Strings::get(crate::ui::Language::En);
+        assert!(closed_statement(s, false, false).contains("nothing was installed or written"));
+        assert!(closed_statement(s, false, true).contains("the log you saved"));
+        let files = closed_statement(s, true, false);
+        assert!(files.contains("you chose to save") && !files.contains("or written"));
+        assert!(closed_statement(s, true, true).ends_with("and the log."));
     }
 
     #[test]

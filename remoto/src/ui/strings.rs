@@ -74,6 +74,10 @@ pub struct Strings {
     pub closed_statement: &'static str,
     /// The final promise once the customer saved the log.
     pub closed_statement_saved: &'static str,
+    /// The final promise when the customer saved files the technician sent.
+    pub closed_statement_files: &'static str,
+    /// The final promise when the customer saved files and the log.
+    pub closed_statement_files_saved: &'static str,
     /// Receipt button that saves the session log.
     pub save_log: &'static str,
     /// Receipt text while the log is being saved.
@@ -119,6 +123,8 @@ pub static IT: Strings = Strings {
     ended_by_technician: "il tecnico",
     closed_statement: "Remoto è chiuso: nessuna connessione è aperta, non è stato installato né scritto nulla.",
     closed_statement_saved: "Remoto è chiuso: nessuna connessione è aperta, non è stato installato nulla; l'unico file scritto è il registro che hai salvato.",
+    closed_statement_files: "Remoto è chiuso: nessuna connessione è aperta, non è stato installato nulla; sono stati scritti solo i file che hai scelto di salvare.",
+    closed_statement_files_saved: "Remoto è chiuso: nessuna connessione è aperta, non è stato installato nulla; sono stati scritti solo i file che hai scelto di salvare e il registro.",
     save_log: "Salva registro",
     saving_log: "Salvataggio del registro…",
     exit: "Esci",
@@ -160,6 +166,8 @@ pub static EN: Strings = Strings {
     ended_by_technician: "the technician",
     closed_statement: "Remoto is closed: no connection is open, nothing was installed or written.",
     closed_statement_saved: "Remoto is closed: no connection is open, nothing was installed; the only file written is the log you saved.",
+    closed_statement_files: "Remoto is closed: no connection is open, nothing was installed; the only files written are the ones you chose to save.",
+    closed_statement_files_saved: "Remoto is closed: no connection is open, nothing was installed; the only files written are the ones you chose to save and the log.",
     save_log: "Save log",
     saving_log: "Saving the log…",
     exit: "Exit",
