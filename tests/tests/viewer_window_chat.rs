@@ -178,6 +178,37 @@ fn centre_of(img: &Image, colour: u32) -> Option<(u32, u32)> {
     (x0 <= x1).then(|| ((x0 + x1) / 2, (y0 + y1) / 2))
 }
 
+/// Waits for Remoto's console to show the offer of `name` (`size` bytes),
+/// accepts it into `<artifacts>/<folder>/received.bin`, and waits until
+/// Remoto reports it done; returns the offer's id and the saved path.
+fn accept_offer(
+    remoto: &mut Remoto,
+    art: &Artifacts,
+    name: &str,
+    size: usize,
+    folder: &str,
+) -> (u32, PathBuf) {
+    let want = format!(": {name} ({size} bytes)");
+    let line = remoto.wait_line(&format!("the offer of {name}"), TIMEOUT, |l| {
+        l.starts_with("file offer ") && l.contains(&want)
+    });
+    let id: u32 = line
+        .trim_start_matches("file offer ")
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {line:?}"));
+    let inbox = art.path(folder);
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let dest = inbox.join("received.bin");
+    remoto.send(&format!("accept-file {id} {}", dest.display()));
+    let done = remoto.wait_line(&format!("{name} finished"), TIMEOUT, |l| {
+        l.starts_with(&format!("file {id} from technician "))
+    });
+    assert!(done.contains(&format!("{name}: done")), "{done}");
+    (id, dest)
+}
+
 fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
     let mut r = tests::image::Rng::new(seed);
     (0..len).map(|_| r.next_u32() as u8).collect()
@@ -326,23 +357,7 @@ fn chat_and_files_in_the_session_window() {
         &["type", "--delay", "15", &src.display().to_string()],
     );
     xdotool(&tech, &["key", "Return"]);
-    let line = remoto.wait_line("the offer", TIMEOUT, |l| {
-        l.starts_with("file offer ") && l.contains(": report-42.bin (200000 bytes)")
-    });
-    let id: u32 = line
-        .trim_start_matches("file offer ")
-        .split(':')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no id in {line:?}"));
-    let inbox = art.path("inbox");
-    std::fs::create_dir_all(&inbox).expect("inbox");
-    let dest = inbox.join("received.bin");
-    remoto.send(&format!("accept-file {id} {}", dest.display()));
-    let done = remoto.wait_line("the file finished", TIMEOUT, |l| {
-        l.starts_with(&format!("file {id} from technician "))
-    });
-    assert!(done.contains("report-42.bin: done"), "{done}");
+    let (id, dest) = accept_offer(&mut remoto, &art, "report-42.bin", 200_000, "inbox");
     assert_eq!(std::fs::read(&dest).expect("received file"), content);
     wait_for("the viewer's file event", TIMEOUT, || {
         viewer
@@ -488,24 +503,7 @@ fn dropped_file_is_offered_to_the_customer() {
     )
     .unwrap_or_else(|e| panic!("the drop on the session window: {e}"));
 
-    let want = format!(": {name} (300000 bytes)");
-    let line = remoto.wait_line("the dropped file's offer", TIMEOUT, |l| {
-        l.starts_with("file offer ") && l.contains(&want)
-    });
-    let id: u32 = line
-        .trim_start_matches("file offer ")
-        .split(':')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no id in {line:?}"));
-    let inbox = art.path("drop-inbox");
-    std::fs::create_dir_all(&inbox).expect("inbox");
-    let dest = inbox.join("dropped.bin");
-    remoto.send(&format!("accept-file {id} {}", dest.display()));
-    let done = remoto.wait_line("the dropped file finished", TIMEOUT, |l| {
-        l.starts_with(&format!("file {id} from technician "))
-    });
-    assert!(done.contains(&format!("{name}: done")), "{done}");
+    let (id, dest) = accept_offer(&mut remoto, &art, name, 300_000, "drop-inbox");
     assert_eq!(std::fs::read(&dest).expect("received file"), content);
     wait_for("the viewer's file event", TIMEOUT, || {
         viewer.guard().assert_running();
