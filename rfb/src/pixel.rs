@@ -39,6 +39,16 @@ pub enum PixelFormatError {
     /// Colour-map formats other than 8 bits per pixel are not supported.
     #[error("colour-map pixel formats need 8 bits per pixel, got {0}")]
     ColourMapDepth(u8),
+    /// Two true-colour channels share bits of the pixel (as TigerVNC's
+    /// `PixelFormat::isSane` rejects): such a format cannot carry a colour
+    /// faithfully.
+    #[error("the {first} and {second} channels overlap in the pixel")]
+    OverlappingChannels {
+        /// The first of the two channels ("red", "green" or "blue").
+        first: &'static str,
+        /// The second of the two channels.
+        second: &'static str,
+    },
 }
 
 /// The 16-byte PIXEL_FORMAT structure.
@@ -152,6 +162,19 @@ impl PixelFormat {
                     shift,
                     bpp,
                 });
+            }
+        }
+        let mask = |max: u16, shift: u8| u32::from(max) << shift;
+        let channels = [
+            ("red", mask(self.red_max, self.red_shift)),
+            ("green", mask(self.green_max, self.green_shift)),
+            ("blue", mask(self.blue_max, self.blue_shift)),
+        ];
+        for (i, &(first, a)) in channels.iter().enumerate() {
+            for &(second, b) in &channels[i + 1..] {
+                if a & b != 0 {
+                    return Err(PixelFormatError::OverlappingChannels { first, second });
+                }
             }
         }
         Ok(())

@@ -199,3 +199,41 @@ fn server_coalesces_update_requests() {
     }
     assert!(updates <= 1, "{updates} updates queued for 10^5 requests");
 }
+
+/// Fuzz finding (roundtrip_lossless, crash-39e1a0ba…): a 16-bpp true-colour
+/// format whose three channels all sit at shift 0 was accepted, and
+/// converting to and from it is not a round trip. Overlapping channel masks
+/// are now refused with a typed error, by `validate` and by the server's
+/// SetPixelFormat; a legal format with adjacent channels still passes.
+#[test]
+fn overlapping_channel_masks_are_refused() {
+    let crash = include_bytes!(
+        "../../fuzz/corpus/roundtrip_lossless/crash-39e1a0ba1c915fc7a14c8a338530412a0a66cb68"
+    );
+    // The fuzz input's first byte selects "16 raw bytes follow".
+    assert!(crash[0] >= 0xf0);
+    let format = PixelFormat::read(&mut rfb::Reader::new(&crash[1..17])).expect("16 bytes");
+    assert_eq!(
+        (format.red_shift, format.green_shift, format.blue_shift),
+        (0, 0, 0)
+    );
+    assert!(matches!(
+        format.validate(),
+        Err(rfb::pixel::PixelFormatError::OverlappingChannels {
+            first: "red",
+            second: "green"
+        })
+    ));
+    let mut m = vec![0, 0, 0, 0];
+    format.write(&mut m);
+    assert!(server().receive(&m).is_err(), "{format:?} accepted");
+
+    let one_bit_overlap = PixelFormat {
+        green_shift: 7,
+        ..PixelFormat::RGB888
+    };
+    assert!(one_bit_overlap.validate().is_err());
+    for legal in [PixelFormat::RGB888, PixelFormat::BGR233] {
+        assert_eq!(legal.validate(), Ok(()));
+    }
+}
