@@ -9,6 +9,7 @@ pub mod listener;
 pub mod log;
 pub mod play;
 pub mod quality;
+pub mod rate;
 pub mod recording;
 pub mod session;
 pub mod team;

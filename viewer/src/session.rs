@@ -195,6 +195,7 @@ struct State {
     started: Instant,
     from_customer: u64,
     to_customer: u64,
+    rate: crate::rate::RateMeter,
     connected: bool,
     shared: Option<SharedFramebuffer>,
     control: bool,
@@ -302,8 +303,8 @@ impl State {
                 self.setup.id,
                 SessionStatus {
                     control: self.control,
-                    bytes_in_per_sec: 0,
-                    bytes_out_per_sec: 0,
+                    bytes_in_per_sec: self.rate.rates().0,
+                    bytes_out_per_sec: self.rate.rates().1,
                     message,
                     label: None,
                 },
@@ -593,6 +594,7 @@ where
         log,
         recording,
         started: Instant::now(),
+        rate: crate::rate::RateMeter::new(Instant::now(), 0, 0),
         from_customer: 0,
         to_customer: 0,
         connected: false,
@@ -737,6 +739,10 @@ where
     }
     let mut buf = vec![0u8; READ_BUF];
     let mut commands_open = true;
+    // The window's status bar shows the link's rates, refreshed each second.
+    let mut rate_tick = tokio::time::interval(Duration::from_secs(1));
+    rate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let show_rates = st.env.window.is_some();
     let mut internal = st.internal_rx.take();
     loop {
         if st.connected {
@@ -833,6 +839,11 @@ where
                 let mut out = Vec::new();
                 st.extras.internal(i, &mut out);
                 st.effects(out);
+            }
+            _ = rate_tick.tick(), if show_rates => {
+                if st.rate.sample(Instant::now(), st.from_customer, st.to_customer).is_some() {
+                    st.window_status(None);
+                }
             }
             _ = tokio::time::sleep_until(handshake_deadline), if !st.connected => {
                 return format!(

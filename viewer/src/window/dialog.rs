@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 
 use super::text::TextDrawer;
 
-/// Dialog width in pixels.
+/// Narrowest dialog width in pixels.
 pub const DIALOG_WIDTH: u32 = 440;
+/// Widest dialog: longer lines are cut at the right edge.
+pub const DIALOG_MAX_WIDTH: u32 = 960;
 const LINE: u32 = 20;
 const PAD: u32 = 14;
-const BUTTON_W: u32 = 110;
+const BUTTON_W: u32 = 130;
 const BUTTON_H: u32 = 30;
 
 const BG: u32 = 0x00f4_f6f9;
@@ -118,13 +120,18 @@ pub struct DialogLayout {
 }
 
 impl DialogLayout {
-    /// The layout for `n_lines` lines of text.
-    pub fn new(n_lines: usize) -> Self {
+    /// The layout for `n_lines` lines of text, the widest `text_width`
+    /// pixels: the dialog is as wide as its longest line (between
+    /// [`DIALOG_WIDTH`] and [`DIALOG_MAX_WIDTH`]).
+    pub fn new(n_lines: usize, text_width: u32) -> Self {
+        let width = text_width
+            .saturating_add(2 * PAD)
+            .clamp(DIALOG_WIDTH, DIALOG_MAX_WIDTH);
         let text_h = LINE * u32::try_from(n_lines).unwrap_or(16).min(16);
         let buttons_y = PAD + text_h + PAD;
         let height = buttons_y + BUTTON_H + PAD;
         let accept = Area {
-            x: DIALOG_WIDTH - PAD - BUTTON_W,
+            x: width - PAD - BUTTON_W,
             y: buttons_y,
             w: BUTTON_W,
             h: BUTTON_H,
@@ -134,7 +141,7 @@ impl DialogLayout {
             ..accept
         };
         DialogLayout {
-            width: DIALOG_WIDTH,
+            width,
             height,
             refuse,
             accept,
@@ -237,7 +244,8 @@ mod tests {
     #[test]
     fn buttons_hit_and_draw_inside() {
         let l = lines(1, &info(None));
-        let layout = DialogLayout::new(l.len());
+        let layout = DialogLayout::new(l.len(), 100);
+        assert_eq!(layout.width, DIALOG_WIDTH);
         let a = layout.accept;
         let r = layout.refuse;
         assert_eq!(
@@ -254,8 +262,33 @@ mod tests {
         let mut buf = vec![0u32; w * h];
         let mut t = TextDrawer::new(13.0);
         draw(&mut buf, w, h, &mut t, &l, &layout, Some(Answer::Accept));
+        for label in ["Refuse (Esc)", "Accept (Enter)"] {
+            assert!(
+                t.width(label) < i64::from(BUTTON_W),
+                "{label} fits its button"
+            );
+        }
         let px = buf[(a.y as usize + 1) * w + a.x as usize + 1];
         assert_eq!(px, ACCEPT_BG - HOVER_MIX);
         assert_eq!(buf[(r.y as usize + 1) * w + r.x as usize + 1], REFUSE_BG);
+    }
+
+    #[test]
+    fn dialog_is_as_wide_as_its_longest_line() {
+        let mut i = info(Some("123 456"));
+        i.customer.insert(
+            "os".into(),
+            "linux (Debian GNU/Linux 12 (bookworm)), kernel 6.18.44-fc-v782".into(),
+        );
+        let l = lines(1, &i);
+        let mut t = TextDrawer::new(13.0);
+        let widest = l.iter().map(|(s, _)| t.width(s)).max().unwrap_or(0);
+        let layout = DialogLayout::new(l.len(), u32::try_from(widest).unwrap_or(0));
+        assert!(layout.width > DIALOG_WIDTH, "{} px", layout.width);
+        assert!(i64::from(layout.width) >= widest + 2 * i64::from(PAD));
+        assert_eq!(layout.accept.x + layout.accept.w + PAD, layout.width);
+        // A hostile customer's endless line does not make an endless window.
+        let huge = DialogLayout::new(3, u32::MAX);
+        assert_eq!(huge.width, DIALOG_MAX_WIDTH);
     }
 }

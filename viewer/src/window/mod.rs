@@ -1165,7 +1165,12 @@ impl WindowManager {
     ) -> Result<(), WindowError> {
         self.close_dialog(id);
         let lines = dialog::lines(id, info);
-        let layout = dialog::DialogLayout::new(lines.len());
+        let widest = lines
+            .iter()
+            .map(|(line, _)| self.text.width(line))
+            .max()
+            .unwrap_or(0);
+        let layout = dialog::DialogLayout::new(lines.len(), u32::try_from(widest).unwrap_or(0));
         let attrs = Window::default_attributes()
             .with_title(dialog::dialog_title(id))
             .with_resizable(false)
