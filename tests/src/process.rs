@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long [`ChildGuard::kill`] waits after SIGTERM before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(2);
+
 /// Finds `tool` on `PATH` (or as an absolute path) and returns its full path.
 ///
 /// Panics — the test fails, never skips — with a message naming the Debian
@@ -34,8 +37,8 @@ pub fn find_tool(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A spawned process that is killed (SIGKILL, by its PID) and reaped when
-/// the guard is dropped, so no test leaves a process behind.
+/// A spawned process that is stopped (SIGTERM, then SIGKILL, by its PID)
+/// and reaped when the guard is dropped, so no test leaves a process behind.
 #[derive(Debug)]
 pub struct ChildGuard {
     name: String,
@@ -138,10 +141,28 @@ impl ChildGuard {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// Kills (SIGKILL) and reaps the process now; idempotent.
+    /// Stops and reaps the process now; idempotent. It gets SIGTERM first
+    /// and [`TERM_GRACE`] to exit, then SIGKILL: peers such as x11vnc and
+    /// TigerVNC free their System V shared-memory segments only on a clean
+    /// exit, and segments left by SIGKILL pile up until `shmget` fails
+    /// (the kernel's limit is 4096) and every later run of those peers
+    /// breaks.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if self.status.is_none() {
+            if self.status.is_none() && matches!(child.try_wait(), Ok(None)) {
+                let terminated = i32::try_from(child.id())
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+                    .is_some_and(|pid| {
+                        rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
+                    });
+                let deadline = Instant::now() + TERM_GRACE;
+                while terminated && Instant::now() < deadline {
+                    if !matches!(child.try_wait(), Ok(None)) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 let _ = child.kill();
             }
             let _ = child.wait();

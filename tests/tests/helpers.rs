@@ -86,6 +86,49 @@ fn child_guard_kills_and_reaps_on_drop() {
     assert_eq!(out.stdout_text().trim(), "ok");
 }
 
+/// The guard asks first (SIGTERM), so peers can free what they hold
+/// (x11vnc's System V shared memory), and kills a process that ignores it.
+#[test]
+fn child_guard_terminates_before_killing() {
+    let art = Artifacts::new("helpers_child_guard_terminates_before_killing");
+    let mark = art.path("terminated");
+    let mut polite = std::process::Command::new("sh");
+    polite.arg("-c").arg(format!(
+        "trap 'echo clean > {}; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+        mark.display()
+    ));
+    let guard = ChildGuard::spawn_logged("polite", &mut polite, art.dir());
+    tests::wait_for("the polite child to start", TIMEOUT, || {
+        std::fs::read_to_string(art.path("polite.stdout.log"))
+            .ok()
+            .filter(|s| s.contains("ready"))
+    });
+    drop(guard);
+    assert_eq!(
+        std::fs::read_to_string(&mark).unwrap_or_default().trim(),
+        "clean",
+        "the child did not get SIGTERM before the guard let go"
+    );
+
+    let mut stubborn = std::process::Command::new("sh");
+    stubborn
+        .arg("-c")
+        .arg("trap '' TERM; echo ready; while :; do sleep 0.05; done");
+    let guard = ChildGuard::spawn_logged("stubborn", &mut stubborn, art.dir());
+    let pid = guard.pid();
+    tests::wait_for("the stubborn child to start", TIMEOUT, || {
+        std::fs::read_to_string(art.path("stubborn.stdout.log"))
+            .ok()
+            .filter(|s| s.contains("ready"))
+    });
+    drop(guard);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        !stat.contains("(sh)"),
+        "sh {pid} ignoring SIGTERM is still there: {stat}"
+    );
+}
+
 #[test]
 #[should_panic(expected = "install the Debian package `no-such-package`")]
 fn missing_tool_fails_naming_the_package() {
