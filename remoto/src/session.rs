@@ -210,6 +210,7 @@ where
     // What the viewer has: nothing yet, so the first capture is all new.
     let mut known = false;
     let mut damage_pending = true;
+    let mut move_search = MoveSearch::default();
     let mut buf = vec![0u8; 64 * 1024];
     let notify = |n: SessionNotice| {
         if let Some(tx) = &notices {
@@ -223,8 +224,13 @@ where
             let full = !known || server.must_update();
             let captured = request_capture(req_tx, full).await?;
             damage_pending = false;
-            let (dirty, moves, resized) =
-                apply_capture(&mut fb, captured.size, &captured.areas, known)?;
+            let (dirty, moves, resized) = apply_capture(
+                &mut fb,
+                captured.size,
+                &captured.areas,
+                known,
+                &mut move_search,
+            )?;
             known = true;
             let sent =
                 server.write_update(&fb, &dirty, &moves, captured.cursor.as_ref(), resized)?;
@@ -341,6 +347,7 @@ fn apply_capture(
     size: (u16, u16),
     areas: &[(Rect, Vec<u32>)],
     known: bool,
+    move_search: &mut MoveSearch,
 ) -> Result<(Vec<Rect>, Vec<CopyMove>, bool), SessionError> {
     let resized = size != (fb.width(), fb.height());
     if resized {
@@ -361,11 +368,13 @@ fn apply_capture(
             .iter()
             .filter(|(a, p)| valid(a, p))
             .max_by_key(|(a, _)| a.area())
-        && let Some(m) =
-            detect_vertical_move(fb, *area, pixels).or_else(|| detect_move_2d(fb, *area, pixels))
-        && fb.copy_within(m.src_x, m.src_y, m.dst)
+        && move_search.should_try(*area)
     {
-        moves.push(m);
+        let found = detect_vertical_move(fb, *area, pixels)
+            .or_else(|| detect_move_2d(fb, *area, pixels))
+            .filter(|m| fb.copy_within(m.src_x, m.src_y, m.dst));
+        move_search.record(found.is_some());
+        moves.extend(found);
     }
     let mut dirty = Vec::new();
     for (area, pixels) in areas {
@@ -385,6 +394,54 @@ fn apply_capture(
         dirty = coalesce(dirty);
     }
     Ok((dirty, moves, resized))
+}
+
+/// Backs off the move search on an area where it keeps finding nothing (a
+/// video or an animation changes the same rectangle every frame and never
+/// moves): after [`MoveSearch::MISSES_BEFORE_BACKOFF`] misses in a row on
+/// the same area, only every [`MoveSearch::BACKOFF_EVERY`]th capture of it
+/// is searched. A different area, or a move found, searches every capture
+/// again; a scroll that starts inside a backed-off area is caught within a
+/// few frames (the frames before are sent as tiles, still exactly).
+#[derive(Debug, Default)]
+struct MoveSearch {
+    area: Option<Rect>,
+    misses: u32,
+    skipped: u32,
+}
+
+impl MoveSearch {
+    const MISSES_BEFORE_BACKOFF: u32 = 3;
+    const BACKOFF_EVERY: u32 = 4;
+
+    /// Whether to search `area` for a move in this capture.
+    fn should_try(&mut self, area: Rect) -> bool {
+        if self.area != Some(area) {
+            self.area = Some(area);
+            self.misses = 0;
+            self.skipped = 0;
+            return true;
+        }
+        if self.misses < Self::MISSES_BEFORE_BACKOFF {
+            return true;
+        }
+        self.skipped += 1;
+        if self.skipped >= Self::BACKOFF_EVERY {
+            self.skipped = 0;
+            return true;
+        }
+        false
+    }
+
+    /// The outcome of a search of the area `should_try` approved.
+    fn record(&mut self, found: bool) {
+        if found {
+            self.misses = 0;
+            self.skipped = 0;
+        } else {
+            self.misses = self.misses.saturating_add(1);
+        }
+    }
 }
 
 /// Smallest area worth looking for a scroll in.
@@ -963,6 +1020,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn move_search_backs_off_an_area_without_moves() {
+        let video = Rect::new(100, 100, 320, 240);
+        let mut m = MoveSearch::default();
+        // Every capture is searched until three misses in a row.
+        for _ in 0..MoveSearch::MISSES_BEFORE_BACKOFF {
+            assert!(m.should_try(video));
+            m.record(false);
+        }
+        // Then one capture in four.
+        let tried: Vec<bool> = (0..8)
+            .map(|_| {
+                let t = m.should_try(video);
+                if t {
+                    m.record(false);
+                }
+                t
+            })
+            .collect();
+        assert_eq!(
+            tried,
+            [false, false, false, true, false, false, false, true]
+        );
+        // A move found there (at the next search): every capture again.
+        for _ in 0..MoveSearch::BACKOFF_EVERY {
+            if m.should_try(video) {
+                m.record(true);
+                break;
+            }
+        }
+        assert!(m.should_try(video));
+        assert!(m.should_try(video));
+        // Another area (a window being dragged) is searched at once.
+        for _ in 0..MoveSearch::MISSES_BEFORE_BACKOFF {
+            m.should_try(video);
+            m.record(false);
+        }
+        assert!(!m.should_try(video));
+        assert!(m.should_try(Rect::new(0, 0, 64, 64)));
+    }
+
+    #[test]
     fn changed_tiles_finds_only_changed_rows_and_columns() {
         let fb = Framebuffer::new(130, 70).unwrap();
         let area = Rect::new(0, 0, 130, 70);
@@ -1012,8 +1110,14 @@ mod tests {
         }
         let mut expected = fb.clone();
         expected.put(area, &px);
-        let (dirty, moves, resized) =
-            apply_capture(&mut fb, (w, h), &[(area, px.clone())], true).unwrap();
+        let (dirty, moves, resized) = apply_capture(
+            &mut fb,
+            (w, h),
+            &[(area, px.clone())],
+            true,
+            &mut MoveSearch::default(),
+        )
+        .unwrap();
         assert!(!resized);
         assert_eq!(
             moves,
@@ -1107,7 +1211,14 @@ mod tests {
         let area = before.union(&after);
         let next = Framebuffer::from_pixels(w, h, new.clone()).unwrap();
         let px = next.read(area).unwrap();
-        let (dirty, moves, _) = apply_capture(&mut fb, (w, h), &[(area, px)], true).unwrap();
+        let (dirty, moves, _) = apply_capture(
+            &mut fb,
+            (w, h),
+            &[(area, px)],
+            true,
+            &mut MoveSearch::default(),
+        )
+        .unwrap();
         assert_eq!(
             moves,
             vec![CopyMove {
@@ -1162,8 +1273,14 @@ mod tests {
         let area = before.union(&after);
         let next = Framebuffer::from_pixels(w, h, new.clone()).unwrap();
         let mut fb = Framebuffer::from_pixels(w, h, old.clone()).unwrap();
-        let (dirty, moves, _) =
-            apply_capture(&mut fb, (w, h), &[(area, next.read(area).unwrap())], true).unwrap();
+        let (dirty, moves, _) = apply_capture(
+            &mut fb,
+            (w, h),
+            &[(area, next.read(area).unwrap())],
+            true,
+            &mut MoveSearch::default(),
+        )
+        .unwrap();
         assert_eq!(moves.len(), 1, "{moves:?}");
         assert_eq!(moves[0].dst, after);
         assert_eq!((moves[0].src_x, moves[0].src_y), (150, 100));
