@@ -209,6 +209,20 @@ fn accept_offer(
     (id, dest)
 }
 
+/// Closes the session from the customer's side: Remoto exits cleanly and
+/// the viewer reports session 1 ended.
+fn close_session(remoto: &mut Remoto, viewer: &Remoto) {
+    remoto.send("close");
+    let status = remoto.wait_exit(TIMEOUT).expect("remoto exits after close");
+    assert!(status.success(), "remoto exit: {status:?}");
+    wait_for("the session to end", TIMEOUT, || {
+        viewer
+            .stderr_text()
+            .contains("session 1: ended")
+            .then_some(())
+    });
+}
+
 fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
     let mut r = tests::image::Rng::new(seed);
     (0..len).map(|_| r.next_u32() as u8).collect()
@@ -412,15 +426,7 @@ fn chat_and_files_in_the_session_window() {
         "keys reached the customer while typing in the pane"
     );
 
-    remoto.send("close");
-    let status = remoto.wait_exit(TIMEOUT).expect("remoto exits after close");
-    assert!(status.success(), "remoto exit: {status:?}");
-    wait_for("the session to end", TIMEOUT, || {
-        viewer
-            .stderr_text()
-            .contains("session 1: ended")
-            .then_some(())
-    });
+    close_session(&mut remoto, &viewer);
     viewer.guard().assert_running();
 
     // The viewer's log: both lines and the file with the received bytes' hash.
@@ -515,15 +521,7 @@ fn dropped_file_is_offered_to_the_customer() {
     let offers = remoto.stdout_text().matches("file offer ").count();
     assert_eq!(offers, 1, "one drop, one offer");
 
-    remoto.send("close");
-    let status = remoto.wait_exit(TIMEOUT).expect("remoto exits after close");
-    assert!(status.success(), "remoto exit: {status:?}");
-    wait_for("the session to end", TIMEOUT, || {
-        viewer
-            .stderr_text()
-            .contains("session 1: ended")
-            .then_some(())
-    });
+    close_session(&mut remoto, &viewer);
     viewer.guard().assert_running();
 }
 
@@ -587,13 +585,5 @@ fn clear_session_pane_says_why() {
         &expected,
         &shot.crop(0, 0, W, H),
     );
-    remoto.send("close");
-    let status = remoto.wait_exit(TIMEOUT).expect("remoto exits after close");
-    assert!(status.success(), "remoto exit: {status:?}");
-    wait_for("the session to end", TIMEOUT, || {
-        viewer
-            .stderr_text()
-            .contains("session 1: ended")
-            .then_some(())
-    });
+    close_session(&mut remoto, &viewer);
 }

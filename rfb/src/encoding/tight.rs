@@ -211,8 +211,14 @@ fn read_tpixel_value(codec: &PixelCodec, b: &[u8]) -> u32 {
 fn gradient_encode(codec: &PixelCodec, pixels: &[Native], w: usize, out: &mut Vec<u8>) {
     if codec.format().has_compact_pixels() {
         gradient_encode_compact(pixels, w, out);
-        return;
+    } else {
+        gradient_encode_general(codec, pixels, w, out);
     }
+}
+
+/// [`gradient_encode`] for any format: each pixel converted to its wire
+/// value and split into channels.
+fn gradient_encode_general(codec: &PixelCodec, pixels: &[Native], w: usize, out: &mut Vec<u8>) {
     let ch = channels(codec.format());
     let mut prev: Vec<[u32; 3]> = vec![[0; 3]; w];
     let mut cur: Vec<[u32; 3]> = vec![[0; 3]; w];
@@ -873,27 +879,8 @@ mod tests {
         assert!(codec.format().has_compact_pixels());
         let mut fast = Vec::new();
         gradient_encode(&codec, &pixels, w, &mut fast);
-        // The general loop, written out for the compact byte order.
-        let ch = channels(codec.format());
         let mut slow = Vec::new();
-        let mut prev: Vec<[u32; 3]> = vec![[0; 3]; w];
-        let mut cur: Vec<[u32; 3]> = vec![[0; 3]; w];
-        for row in pixels.chunks(w) {
-            for (x, &p) in row.iter().enumerate() {
-                let c = split_value(codec.to_wire_value(p), &ch);
-                cur[x] = c;
-                for i in 0..3 {
-                    let (left, up_left) = if x > 0 {
-                        (cur[x - 1][i], prev[x - 1][i])
-                    } else {
-                        (0, 0)
-                    };
-                    let pred = predict(left, prev[x][i], up_left, ch[i].1);
-                    slow.push((c[i].wrapping_sub(pred) & 0xff) as u8);
-                }
-            }
-            std::mem::swap(&mut prev, &mut cur);
-        }
+        gradient_encode_general(&codec, &pixels, w, &mut slow);
         assert_eq!(fast, slow);
     }
 
